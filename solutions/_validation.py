@@ -48,25 +48,19 @@ def check_n_components(n_samples: int, n_components: int) -> None:
     if n_components < 1:
         raise ValueError(f"need at least one component, got {n_components}")
     if n_components > n_samples:
-        raise ValueError(
-            f"more components ({n_components}) than samples ({n_samples})"
-        )
+        raise ValueError(f"more components ({n_components}) than samples ({n_samples})")
 
 
 def check_length(arr: np.ndarray, k: int, name: str, pi_name: str = "pi") -> None:
     if arr.shape[0] != k:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} components but {pi_name} has {k}"
-        )
+        raise ValueError(f"{name} has {arr.shape[0]} components but {pi_name} has {k}")
 
 
 def check_responsibilities(tau: object, n_samples: int) -> np.ndarray:
     """Responsibilities: (n, K), entries in [0, 1], rows summing to 1."""
     tau = as_float_array(tau, "tau", 2)
     if tau.shape[0] != n_samples:
-        raise ValueError(
-            f"tau has {tau.shape[0]} rows but the data has {n_samples} samples"
-        )
+        raise ValueError(f"tau has {tau.shape[0]} rows but the data has {n_samples} samples")
     if np.any(tau < 0) or np.any(tau > 1):
         raise ValueError("tau must have entries in [0, 1]")
     if not np.allclose(tau.sum(axis=1), 1.0, rtol=0, atol=1e-6):

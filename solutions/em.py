@@ -168,32 +168,29 @@ def run_em(
         return _State(theta, tau, float(objective))
 
     state = evaluate(theta0)
-    thetas_ll = [model.loglik(state.theta, state.objective)]
+    logliks = [model.loglik(state.theta, state.objective)]
     objectives = [state.objective]
     n_em_steps = 0
     converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    for _ in range(max_iter):
         if accelerate:
             new, steps = _squarem_cycle(model, state, evaluate)
         else:
             new, steps = evaluate(model.m_step(state.tau)), 1
         n_em_steps += steps
-        thetas_ll.append(model.loglik(new.theta, new.objective))
+        logliks.append(model.loglik(new.theta, new.objective))
         objectives.append(new.objective)
         change = _relative_change(new.objective, state.objective)
         state = new
         if change < tol:
             converged = True
             break
-    else:
-        n_iter = max_iter
 
     tau = state.tau if tau_transform is None else tau_transform(state.tau)
     return EMResult(
         params=state.theta,
-        loglik=np.asarray(thetas_ll),
-        n_iter=n_iter,
+        loglik=np.asarray(logliks),
+        n_iter=len(objectives) - 1,
         converged=converged,
         objective=np.asarray(objectives),
         n_em_steps=n_em_steps,

@@ -28,7 +28,7 @@ import numpy as np
 
 from .em import EMResult
 
-__all__ = ["INITS", "kmeans_plusplus", "initial_responsibilities", "best_of"]
+__all__ = ["INITS", "best_of", "initial_responsibilities", "kmeans_plusplus"]
 
 INITS = ("kmeans++", "random")
 
@@ -95,9 +95,7 @@ def best_of(runs: list[Callable[[], EMResult]]) -> EMResult:
     return best
 
 
-def check_start(
-    given: tuple, n_components: int | None, n_init: int, init: str
-) -> bool:
+def check_start(given: tuple, n_components: int | None, n_init: int, init: str) -> bool:
     """Whether the user gave initial parameters; validates the alternatives.
 
     Returns True when all of ``given`` are set, False when none is and
@@ -107,8 +105,7 @@ def check_start(
     if all(have):
         if n_components is not None and n_components != len(np.atleast_1d(given[0])):
             raise ValueError(
-                f"n_components={n_components} disagrees with the {len(given[0])} "
-                "initial weights"
+                f"n_components={n_components} disagrees with the {len(given[0])} initial weights"
             )
         if n_init != 1:
             raise ValueError("n_init > 1 needs n_components, not initial parameters")

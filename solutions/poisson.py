@@ -41,11 +41,11 @@ from .init import best_of, check_start, initial_responsibilities
 
 __all__ = [
     "PoissonParams",
-    "log_poisson_pmf",
     "e_step",
-    "m_step",
-    "log_likelihood",
     "fit",
+    "log_likelihood",
+    "log_poisson_pmf",
+    "m_step",
     "sample",
 ]
 
@@ -114,9 +114,7 @@ def _normalise(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tau, (m + np.log(s))[:, 0]
 
 
-def _weighted_m_step(
-    x: np.ndarray, tau: np.ndarray, weight: np.ndarray | None
-) -> PoissonParams:
+def _weighted_m_step(x: np.ndarray, tau: np.ndarray, weight: np.ndarray | None) -> PoissonParams:
     wtau = tau if weight is None else tau * weight[:, None]
     n = x.shape[0] if weight is None else weight.sum()
     nk = wtau.sum(axis=0)
@@ -333,7 +331,11 @@ def fit(
 
     def run(theta0: PoissonParams) -> EMResult[PoissonParams]:
         return run_em(
-            model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate,
+            model,
+            theta0,
+            max_iter=max_iter,
+            tol=tol,
+            accelerate=accelerate,
             tau_transform=expand,
         )
 
