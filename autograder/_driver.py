@@ -1,0 +1,401 @@
+"""The sandboxed child: runs a student's cells, then answers function calls.
+
+Started by :mod:`autograder.sandbox` as ``python -I _driver.py CONFIG``. It
+talks to the grader over its original stdin/stdout, which it moves to other
+file descriptors before any student code runs; the student's own output goes
+to ``/dev/null``. Messages are frames (8-byte big-endian length, then the
+bytes): a JSON header, followed by ``header["arrays"]`` frames that each hold
+one array in ``.npy`` format. Nothing here is ever unpickled, on either side.
+
+Before it runs student code the driver, when configured to:
+
+1. builds a new root filesystem in its private mount namespace (set up by
+   ``unshare``): a tmpfs holding read-only bind mounts of the system
+   directories and of the Python installation only, a private ``/tmp``, a
+   minimal ``/dev`` and a fresh ``/proc``; then ``chroot``s into it, so the
+   course files, the reference solutions and other students' submissions
+   do not exist for the student's code;
+2. sets resource limits (address space, CPU time, file size, no core dumps);
+3. drops privileges: to ``nobody`` when it runs as real root, or drops every
+   capability when it is root only inside a user namespace; and sets
+   ``no_new_privs`` so no setuid program can give them back.
+
+The same file is imported by the grader for the framing helpers; importing it
+has no side effects.
+"""
+
+import builtins
+import json
+import linecache
+import os
+import struct
+import sys
+import traceback
+
+LENGTH = struct.Struct("!Q")
+MAX_HEADER = 1 << 20
+MAX_ARRAY = 256 << 20
+TEXT_LIMIT = 4000
+
+# Flags of mount(2).
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+ST_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: MS_NOEXEC}
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+DEVICES = ("null", "zero", "random", "urandom")
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
+
+
+# --------------------------------------------------------------------------
+# framing (shared with the grader)
+
+
+def encode(header, arrays=()):
+    """Frames of one message: the JSON header, then each array as ``.npy``."""
+    import io
+
+    import numpy as np
+
+    header = dict(header, arrays=len(arrays))
+    frames = [json.dumps(header).encode()]
+    for a in arrays:
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+        frames.append(buf.getvalue())
+    return b"".join(LENGTH.pack(len(f)) + f for f in frames)
+
+
+def decode_array(data):
+    """An array from ``.npy`` bytes, refusing pickled objects."""
+    import io
+
+    import numpy as np
+
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def _read_exact(fd, n):
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the grader closed the channel")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd, limit):
+    (n,) = LENGTH.unpack(_read_exact(fd, LENGTH.size))
+    if n > limit:
+        raise ValueError(f"frame of {n} bytes exceeds {limit}")
+    return _read_exact(fd, n)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+# --------------------------------------------------------------------------
+# sandbox setup
+
+
+def _libc():
+    import ctypes
+
+    return ctypes, ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source, target, fstype, flags, data=None):
+    ctypes, libc = _libc()
+    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
+    if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _bind_readonly(path, target):
+    """Bind ``path`` on ``target`` read-only, keeping the flags the kernel locks."""
+    _mount(path, target, None, MS_BIND | MS_REC)
+    keep = 0
+    st = os.statvfs(path).f_flag
+    for st_flag, ms_flag in ST_FLAGS.items():
+        if st & st_flag:
+            keep |= ms_flag
+    _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | keep)
+
+
+def _covered(path, dirs):
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def enter_jail(cfg):
+    """Build the new root in ``cfg["jail"]`` and chroot into it."""
+    root = cfg["jail"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmp_mb']}m,mode=755")
+    bound = []
+    keep = [os.path.realpath(p) for p in cfg["keep"]]
+    for path in [*SYSTEM_DIRS, *keep]:
+        if not os.path.lexists(path) or _covered(path, bound):
+            continue
+        target = root + path
+        if os.path.islink(path) and path in SYSTEM_DIRS:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(os.readlink(path), target)
+            continue
+        if not os.path.isdir(path):
+            continue
+        os.makedirs(target, exist_ok=True)
+        _bind_readonly(path, target)
+        bound.append(path)
+    os.makedirs(root + "/dev", exist_ok=True)
+    for dev in DEVICES:
+        if os.path.exists("/dev/" + dev):
+            with open(f"{root}/dev/{dev}", "w"):
+                pass
+            _mount("/dev/" + dev, f"{root}/dev/{dev}", None, MS_BIND)
+    os.makedirs(root + "/proc", exist_ok=True)
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    os.chmod(root + "/tmp", 0o1777)
+    os.chroot(root)
+    os.chdir("/tmp")
+
+
+def set_limits(cfg):
+    import resource
+    import signal
+
+    def limit(which, value):
+        value = int(value)
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            _, hard = resource.getrlimit(which)
+            if hard == resource.RLIM_INFINITY or value <= hard:
+                raise
+            resource.setrlimit(which, (hard, hard))
+
+    limit(resource.RLIMIT_AS, cfg["memory_mb"] << 20)
+    limit(resource.RLIMIT_CPU, cfg["cpu_s"])
+    limit(resource.RLIMIT_CORE, 0)
+    limit(resource.RLIMIT_FSIZE, 64 << 20)
+    limit(resource.RLIMIT_NOFILE, 256)
+    # Writing past the file-size limit then fails with an error instead of
+    # killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def drop_privileges(cfg):
+    """No way back to the privileges used to build the jail."""
+    ctypes, libc = _libc()
+    if os.getuid() == 0 and cfg.get("uid") is not None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (cfg["nproc"], cfg["nproc"]))
+        os.setgroups([])
+        os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
+        os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
+    elif os.getuid() == 0:
+        # Root inside a user namespace: give up every capability, including
+        # those an exec of a root-owned program would restore.
+        for cap in range(64):
+            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+        class Header(ctypes.Structure):
+            _fields_ = (("version", ctypes.c_uint32), ("pid", ctypes.c_int))
+
+        class Data(ctypes.Structure):
+            _fields_ = (("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32))
+
+        data = (Data * 2)()
+        if libc.capset(ctypes.byref(Header(0x20080522, 0)), data) != 0:
+            raise OSError(ctypes.get_errno(), "capset failed")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
+# --------------------------------------------------------------------------
+# running student code
+
+
+class _Magics:
+    """What ``get_ipython()`` offers a notebook cell outside IPython.
+
+    Line magics and shell commands do nothing; the bodies of ``%%time``-like
+    cell magics run as ordinary code, so the functions they define exist.
+    """
+
+    RUN_BODY = frozenset({"time", "timeit", "capture", "prun"})
+
+    def __init__(self, namespace):
+        self._ns = namespace
+
+    def run_line_magic(self, *args, **kwargs):
+        return None
+
+    def system(self, *args, **kwargs):
+        return None
+
+    def getoutput(self, *args, **kwargs):
+        return []
+
+    def run_cell_magic(self, name, line, body):
+        if name in self.RUN_BODY:
+            exec(compile(body, "<cell magic>", "exec"), self._ns)
+
+
+def _text(value):
+    try:
+        text = str(value)
+    except BaseException:
+        text = "<unprintable>"
+    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]"
+
+
+def _error(exc):
+    tb = exc.__traceback__
+    # Keep only the student's frames: drop the driver's own.
+    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<"):
+        tb = tb.tb_next
+    try:
+        lines = traceback.format_exception(type(exc), exc, tb, limit=-8)
+        text = "".join(lines)
+    except BaseException:
+        text = f"{type(exc).__name__}: {_text(exc)}"
+    if len(text) > TEXT_LIMIT:
+        text = "[...]\n" + text[-TEXT_LIMIT:]
+    return {"status": "error", "type": type(exc).__name__, "message": _text(exc),
+            "traceback": text}
+
+
+class Driver:
+    def __init__(self, fd_in, fd_out, checks):
+        self.fd_in, self.fd_out, self.checks = fd_in, fd_out, checks
+        self.ns = {"__name__": "__main__", "__builtins__": builtins}
+        self.ns["get_ipython"] = lambda: _Magics(self.ns)
+        self.ns["display"] = lambda *args, **kwargs: None
+
+    def send(self, header, arrays=()):
+        _write_all(self.fd_out, encode(header, arrays))
+
+    def receive(self):
+        header = json.loads(_read_frame(self.fd_in, MAX_HEADER))
+        arrays = [decode_array(_read_frame(self.fd_in, MAX_ARRAY))
+                  for _ in range(header.get("arrays", 0))]
+        return header, arrays
+
+    def execute(self, label, source):
+        filename = f"<{label}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            exec(compile(source, filename, "exec"), self.ns)
+        except BaseException as exc:
+            return _error(exc), []
+        return {"status": "ok"}, []
+
+    def call(self, function, args, kwargs):
+        fn = self.ns.get(function)
+        if fn is None:
+            return {"status": "error", "type": "NameError", "traceback": "",
+                    "message": f"{function} is not defined"}, []
+        if not callable(fn):
+            return {"status": "error", "type": "TypeError", "traceback": "",
+                    "message": f"{function} is not a function"}, []
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            return _error(exc), []
+        try:
+            out = self.checks.normalise(function, result)
+        except AssertionError as exc:
+            return {"status": "bad_result", "message": _text(exc)}, []
+        except BaseException as exc:
+            return {"status": "bad_result",
+                    "message": f"{function} returned a value that could not be read "
+                               f"({type(exc).__name__}: {_text(exc)})"}, []
+        import numpy as np
+
+        parts = list(out) if isinstance(out, tuple) else [np.float64(out)]
+        arrays = [np.asarray(p, dtype=np.float64) for p in parts]
+        if sum(a.nbytes for a in arrays) > MAX_ARRAY // 2:
+            return {"status": "bad_result", "message": f"{function} returned a huge result"}, []
+        return {"status": "ok"}, arrays
+
+    def serve(self):
+        while True:
+            try:
+                header, arrays = self.receive()
+            except EOFError:
+                return
+            op = header.get("op")
+            if op == "exec":
+                reply = self.execute(str(header["label"]), str(header["source"]))
+            elif op == "call":
+                reply = self.call(str(header["function"]), arrays, dict(header["kwargs"]))
+            else:
+                return
+            self.send(*reply)
+
+
+def _load_checks(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("autograder_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    sys.dont_write_bytecode = True
+    cfg = json.loads(sys.argv[1])
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    stage = "start"
+    try:
+        stage = "loading the checks"
+        checks = _load_checks(cfg["checks"])
+        mpl_files = {}
+        for name in cfg.get("mpl_cache", []):
+            with open(name, "rb") as f:
+                mpl_files[os.path.basename(name)] = f.read()
+        if cfg["jail"]:
+            stage = "building the jail"
+            enter_jail(cfg)
+        else:
+            os.chdir(cfg["workdir"])
+        home = os.environ.get("MPLCONFIGDIR")
+        if home and mpl_files:
+            os.makedirs(home, exist_ok=True)
+            for name, data in mpl_files.items():
+                with open(os.path.join(home, name), "wb") as f:
+                    f.write(data)
+            if cfg.get("uid") is not None and os.getuid() == 0:
+                for path in [home, *(os.path.join(home, n) for n in mpl_files)]:
+                    os.chown(path, cfg["uid"], cfg["gid"])
+        stage = "importing numpy"
+        import numpy  # noqa: F401 - the student's code needs it; fail here, not there
+
+        stage = "setting resource limits"
+        set_limits(cfg)
+        stage = "dropping privileges"
+        drop_privileges(cfg)
+    except BaseException as exc:
+        _write_all(fd_out, encode({"status": "setup_error",
+                                   "message": f"{stage}: {type(exc).__name__}: {exc}"}))
+        os._exit(3)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    driver = Driver(fd_in, fd_out, checks)
+    driver.send({"status": "ready", "uid": os.getuid(), "jail": bool(cfg["jail"])})
+    driver.serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,490 @@
+"""Grading submissions: the pipeline of one notebook, and the batch.
+
+For each submission, everything happens in the grader's process except the
+student's code:
+
+1. read the bytes (empty, not JSON, not a notebook -> a status and zero);
+2. match the cells against the source notebook (:mod:`autograder.notebook`)
+   and scan the student's code (:mod:`autograder.scan`);
+3. run the student's cells in a sandboxed child (:mod:`autograder.sandbox`),
+   one cell per request with a timeout; a cell that times out or kills the
+   child is skipped, the child is restarted and the cells before it replayed;
+4. for each test case of :data:`autograder.spec.SPEC`, send the function name
+   and plain arrays to the child and get plain arrays back (a crash costs
+   that test only: the child is restarted for the next one);
+5. judge those arrays here with :mod:`autograder.checks` against the values of
+   :mod:`solutions.poisson`. No object the student made ever reaches this
+   process: only numbers, decoded with ``allow_pickle=False``.
+
+:func:`grade_submissions` grades a batch on any
+:class:`concurrent.futures.Executor` (a thread pool by default, whose threads
+each drive one sandboxed child process); see its docstring for a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import checks, notebook, sandbox, scan
+from .collect import Submission
+from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK, SPEC
+
+PACKAGE = Path(__file__).resolve().parent
+SOURCE_NOTEBOOK = PACKAGE / "source" / ASSIGNMENT / NOTEBOOK
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    """Limits of a grading run.
+
+    Attributes
+    ----------
+    timeout : float
+        Wall-clock seconds allowed to each cell and to each call of a graded
+        function.
+    submission_timeout : float
+        Wall-clock seconds for the whole submission; what is left undone gets
+        no points.
+    memory_mb : int
+        Address-space cap of the child process (``RLIMIT_AS``), in MiB.
+    isolation : str
+        ``"auto"``, ``"root"``, ``"userns"`` or ``"none"``; see
+        :mod:`autograder.sandbox`.
+    """
+
+    timeout: float = 30.0
+    submission_timeout: float = 300.0
+    memory_mb: int = 2048
+    isolation: str = "auto"
+
+
+@dataclass(frozen=True)
+class Kit:
+    """What a worker needs besides the submission: picklable, built once."""
+
+    source: notebook.SourceNotebook
+    expected: dict[str, list[Any]]
+    config: GradeConfig
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submission to grade: its bytes travel, not its path."""
+
+    student_id: str
+    data: bytes | None
+    problem: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class TestResult:
+    grade_id: str
+    function: str
+    title: str
+    max_points: int
+    points: int = 0
+    passed: bool = False
+    message: str = ""
+    case: str = ""
+    case_visible: bool = False
+    detail: str = ""
+
+
+@dataclass
+class CellLog:
+    label: str
+    first_line: str
+    outcome: str  # ok, error, timeout, died, skipped
+    message: str = ""
+    traceback: str = ""
+
+
+@dataclass
+class SubmissionResult:
+    """The grade of one student, and everything the feedback shows."""
+
+    student_id: str
+    score: int
+    max_score: int
+    status: str
+    tests: list[TestResult]
+    cells: list[CellLog] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    isolation: str = ""
+
+    @property
+    def points(self) -> dict[str, int]:
+        return {t.grade_id: t.points for t in self.tests}
+
+
+# --------------------------------------------------------------------------
+# one submission
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _transform(source: str) -> str:
+    """Notebook syntax (``%magic``, ``!cmd``) as plain Python."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:
+        return source
+
+
+class Runner:
+    """Runs a submission's cells in a child; restarts it after a crash."""
+
+    def __init__(self, toolkit: sandbox.Toolkit, cells: list[notebook.RunCell],
+                 config: GradeConfig, deadline: float) -> None:
+        self.toolkit = toolkit
+        self.cells = cells
+        self.config = config
+        self.deadline = deadline
+        self.child: sandbox.Child | None = None
+        self.replay: list[int] = []
+        self.logs = [notebook_log(c) for c in cells]
+        self.status: list[str] = []
+        self.flags: list[str] = []
+        self.broken: str | None = None
+
+    def _limit(self) -> float:
+        return min(self.config.timeout, self.deadline - time.monotonic())
+
+    def out_of_time(self) -> bool:
+        if self.deadline - time.monotonic() > 0.05:
+            return False
+        reason = f"submission time limit exceeded ({self.config.submission_timeout:g} s)"
+        if reason not in self.status:
+            self.status.append(reason)
+            self.flags.append(f"timeout: {reason}")
+        return True
+
+    def _record(self, outcome: sandbox.Outcome, where: str, cell: bool) -> None:
+        """Status and flags for what went wrong in a cell or a call."""
+        what = f"in {where}" if cell else f"while running {where}"
+        if outcome.kind == "timeout":
+            if self.deadline - time.monotonic() <= 0.05:
+                self.out_of_time()
+                return
+            reason = f"timeout {what} ({self.config.timeout:g} s)"
+            self.status.append(reason)
+            self.flags.append(f"timeout: {reason}")
+        elif outcome.kind == "died":
+            if "memory" in outcome.message.lower():
+                reason = f"memory limit exceeded {what}"
+                self.flags.append(f"memory: {reason}")
+            else:
+                reason = f"kernel died ({outcome.message}) {what}"
+                self.flags.append(f"crash: {reason}")
+            self.status.append(reason)
+        elif outcome.kind == "error" and outcome.etype == "MemoryError":
+            reason = f"memory limit exceeded {what}"
+            self.status.append(reason)
+            self.flags.append(f"memory: {reason}")
+
+    def _ensure_child(self) -> bool:
+        if self.child is not None and self.child.alive:
+            return True
+        if self.broken:
+            return False
+        self.child = sandbox.Child(self.toolkit, timeout=self.config.timeout,
+                                   cpu_s=self.config.submission_timeout + 10)
+        try:
+            self.child.start()
+        except sandbox.SandboxError as exc:
+            self.broken = f"sandbox error: {exc}"
+            self.status.append(self.broken)
+            self.flags.append(f"grader: {self.broken}")
+            self.child = None
+            return False
+        for index in list(self.replay):
+            if self.out_of_time():
+                return False
+            cell = self.cells[index]
+            outcome = self.child.execute(cell.label, cell.source, self._limit())
+            if outcome.kind in ("timeout", "died"):
+                # It ran before; it does not now: drop it, as the first time.
+                self.replay.remove(index)
+                self._record(outcome, cell.label, cell=True)
+                self.logs[index].outcome = outcome.kind
+                self.logs[index].message = _describe(outcome, self.config.timeout)
+                return self._ensure_child()
+        return True
+
+    def run_cells(self) -> None:
+        for index, cell in enumerate(self.cells):
+            log = self.logs[index]
+            if self.out_of_time() or not self._ensure_child():
+                log.outcome, log.message = "skipped", "not run"
+                continue
+            outcome = self.child.execute(cell.label, cell.source, self._limit())
+            log.outcome = outcome.kind if outcome.kind != "bad_result" else "error"
+            log.message = _describe(outcome, self.config.timeout)
+            log.traceback = outcome.traceback
+            if outcome.kind in ("ok", "error"):
+                self.replay.append(index)
+            self._record(outcome, cell.label, cell=True)
+
+    def call(self, function: str, args: list[np.ndarray],
+             kwargs: dict[str, Any]) -> sandbox.Outcome:
+        if self.out_of_time():
+            return sandbox.Outcome("skipped", message="the submission used up its time")
+        if not self._ensure_child():
+            return sandbox.Outcome("skipped", message=self.broken or "no time left")
+        outcome = self.child.call(function, args, kwargs, self._limit())
+        self._record(outcome, function, cell=False)
+        return outcome
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+            self.child = None
+
+
+def notebook_log(cell: notebook.RunCell) -> CellLog:
+    return CellLog(cell.label, cell.first_line, "skipped")
+
+
+def _describe(outcome: sandbox.Outcome, timeout: float) -> str:
+    if outcome.kind == "error":
+        return f"{outcome.etype}: {outcome.message}" if outcome.message else outcome.etype
+    if outcome.kind == "timeout":
+        return f"did not finish within {timeout:g} s"
+    if outcome.kind == "died":
+        return f"the Python process died ({outcome.message})"
+    return outcome.message
+
+
+def _assemble(function: str, arrays: list[np.ndarray]) -> Any:
+    """The child's arrays back in the shape of the function's result."""
+    sizes = {"m_step": 2, "em": 3}
+    want = sizes.get(function, 1)
+    if len(arrays) != want:
+        raise AssertionError(f"{function}: the result could not be read")
+    if function in sizes:
+        return tuple(arrays)
+    return arrays[0]
+
+
+def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
+    results = []
+    for cell in SPEC:
+        test = TestResult(cell.grade_id, cell.function, cell.title, cell.points)
+        results.append(test)
+        for case, expected in zip(cell.cases, kit.expected[cell.grade_id], strict=True):
+            outcome = runner.call(cell.function, list(case.args), dict(case.kwargs))
+            message, detail = "", ""
+            if outcome.kind == "ok":
+                try:
+                    value = _assemble(cell.function, outcome.arrays)
+                    checks.check_result(cell.function, value, expected, **case.options)
+                    continue
+                except AssertionError as exc:
+                    message = str(exc)
+                except Exception as exc:
+                    message = f"{cell.function}: the result could not be checked ({exc})"
+            elif outcome.kind == "error":
+                message = f"{cell.function} raised {outcome.etype}"
+                message += f": {outcome.message}" if outcome.message else ""
+                detail = outcome.traceback
+            elif outcome.kind == "bad_result":
+                message = outcome.message
+            elif outcome.kind == "timeout":
+                message = (f"{cell.function} did not return within {kit.config.timeout:g} s "
+                           "(infinite loop?)")
+            elif outcome.kind == "died":
+                message = f"the Python process died while running {cell.function} ({outcome.message})"
+            else:
+                message = f"not run: {outcome.message}"
+            test.message, test.detail = message, detail
+            test.case, test.case_visible = case.description, case.visible
+            break
+        else:
+            test.passed, test.points = True, cell.points
+            test.message = "passed"
+    return results
+
+
+def _failed(task: Task, reason: str, flag: str | None = None) -> SubmissionResult:
+    tests = [TestResult(c.grade_id, c.function, c.title, c.points, message="not graded: " + reason)
+             for c in SPEC]
+    return SubmissionResult(task.student_id, 0, MAX_SCORE, reason, tests,
+                            flags=[flag] if flag else [])
+
+
+def grade_task(task: Task, kit: Kit) -> SubmissionResult:
+    """Grade one submission. Runs anywhere ``autograder`` is importable."""
+    start = time.monotonic()
+    if task.data is None:
+        reason = task.problem or "no notebook submitted"
+        result = _failed(task, reason, f"invalid submission: {reason}")
+        result.seconds = time.monotonic() - start
+        return result
+    try:
+        nb = notebook.parse(task.data)
+    except notebook.InvalidNotebook as exc:
+        result = _failed(task, str(exc), f"invalid submission: {exc}")
+        result.seconds = time.monotonic() - start
+        return result
+    plan = notebook.plan(nb, kit.source)
+    cells = [notebook.RunCell(c.label, _transform(c.source), c.from_student, c.first_line)
+             for c in plan.cells]
+    findings = scan.scan([(c.label, c.source) for c in cells if c.from_student])
+    toolkit = get_toolkit(kit.config)
+    runner = Runner(toolkit, cells, kit.config, start + kit.config.submission_timeout)
+    try:
+        runner.run_cells()
+        tests = _judge(runner, kit)
+    finally:
+        runner.close()
+    status = _unique([*([task.note] if task.note else []), *plan.status, *runner.status])
+    return SubmissionResult(
+        student_id=task.student_id,
+        score=sum(t.points for t in tests),
+        max_score=MAX_SCORE,
+        status="; ".join(status) if status else "ok",
+        tests=tests,
+        cells=runner.logs,
+        notes=plan.notes,
+        flags=_unique([*plan.flags, *findings, *runner.flags]),
+        seconds=time.monotonic() - start,
+        isolation=toolkit.isolation,
+    )
+
+
+# --------------------------------------------------------------------------
+# toolkits: one per process, shared by its threads
+
+_TOOLKITS: dict[tuple[str, int], sandbox.Toolkit] = {}
+_TOOLKIT_LOCK = threading.Lock()
+
+
+def get_toolkit(config: GradeConfig) -> sandbox.Toolkit:
+    """This process's sandbox toolkit for ``config`` (made on first use)."""
+    key = (config.isolation, config.memory_mb)
+    with _TOOLKIT_LOCK:
+        if key not in _TOOLKITS:
+            _TOOLKITS[key] = sandbox.make_toolkit(config.isolation, config.memory_mb)
+        return _TOOLKITS[key]
+
+
+def make_kit(config: GradeConfig) -> Kit:
+    """Reference values (from :mod:`solutions.poisson`) and the source notebook."""
+    from .reference import all_expected
+
+    return Kit(notebook.load_source(SOURCE_NOTEBOOK), all_expected(), config)
+
+
+def make_task(sub: Submission) -> Task:
+    if sub.path is None:
+        return Task(sub.student_id, None, problem=sub.problem)
+    try:
+        data = sub.path.read_bytes()
+    except OSError as exc:
+        return Task(sub.student_id, None, problem=f"cannot read the notebook ({exc.strerror})")
+    return Task(sub.student_id, data, note=sub.note)
+
+
+# --------------------------------------------------------------------------
+# a batch
+
+
+def grade_submissions(
+    submissions: Iterable[Submission],
+    out: Path | None = None,
+    *,
+    executor: Executor | None = None,
+    jobs: int | None = None,
+    config: GradeConfig | None = None,
+    progress: bool | None = None,
+    on_result: Callable[[SubmissionResult], None] | None = None,
+) -> list[SubmissionResult]:
+    """Grade every submission; write ``out`` (grades, flags, feedback, figure).
+
+    Parameters
+    ----------
+    submissions : iterable of Submission
+        From :func:`autograder.collect.find_submissions`.
+    out : Path, optional
+        Output folder; see :func:`autograder.report.write_outputs`.
+    executor : concurrent.futures.Executor, optional
+        Where the submissions are graded. Only ``executor.submit(fn, *args)``
+        and the futures it returns are used, so any executor works: by default
+        a :class:`~concurrent.futures.ThreadPoolExecutor` with ``jobs``
+        threads, each of which drives one sandboxed child process at a time.
+        For a class larger than one machine, pass a cluster's executor, e.g.
+        Dask distributed's ``Client(...).get_executor()``: the workers need
+        this repository's ``autograder`` package importable, ``unshare`` and
+        Python's ``numpy``; they get the notebook bytes and the reference values
+        with each task and need no shared file system.
+    jobs : int, optional
+        Threads of the default executor (default: the number of cores).
+    config : GradeConfig, optional
+        Timeouts, memory cap and isolation.
+    progress : bool, optional
+        Show a progress bar on stderr (default: when stderr is a terminal).
+    on_result : callable, optional
+        Called with each result as it completes.
+
+    Returns
+    -------
+    list of SubmissionResult
+        Sorted by student id.
+    """
+    config = config or GradeConfig()
+    kit = make_kit(config)
+    tasks = [make_task(s) for s in submissions]
+    seen: set[str] = set()
+    for t in tasks:
+        if t.student_id in seen:
+            raise ValueError(f"student id {t.student_id!r} appears twice")
+        seen.add(t.student_id)
+    own = executor is None
+    if own:
+        get_toolkit(config)  # probe the sandbox once, before the threads start
+        executor = ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1)
+    results: list[SubmissionResult] = []
+    try:
+        futures: dict[Future, Task] = {executor.submit(grade_task, t, kit): t for t in tasks}
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(futures), desc="grading", unit="notebook", file=sys.stderr,
+                   disable=(not sys.stderr.isatty()) if progress is None else not progress)
+        with bar:
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    reason = f"grader error: {type(exc).__name__}: {exc}"
+                    result = _failed(task, reason, f"grader: {reason}")
+                results.append(result)
+                if on_result:
+                    on_result(result)
+                bar.update(1)
+    finally:
+        if own:
+            executor.shutdown(wait=True)
+    results.sort(key=lambda r: r.student_id)
+    if out is not None:
+        from .report import write_outputs
+
+        write_outputs(results, Path(out))
+    return results

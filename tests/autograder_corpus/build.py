@@ -1,0 +1,509 @@
+"""Build the corpus: submissions made from the release notebook, with their grades.
+
+Every submission starts from the committed release notebook (what students
+download) and fills in, breaks or abuses it the way real submissions do. Each
+comes with the exact points it must earn per test, its exact status, and the
+categories of the flags it must raise, derived here from what the submission
+does, not from running the grader.
+
+``python -m tests.autograder_corpus.build DEST`` writes the corpus to DEST.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import textwrap
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
+SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
+NOTEBOOK = "poisson_mixture.ipynb"
+
+POINTS = {
+    "test_log_pmf_basic": 1, "test_log_pmf_extreme": 1,
+    "test_e_step_basic": 2, "test_e_step_extreme": 2,
+    "test_m_step_basic": 2, "test_m_step_edge": 1,
+    "test_log_likelihood_basic": 1, "test_log_likelihood_extreme": 1,
+    "test_em_hasselblad": 2, "test_em_random": 2,
+}
+TESTS_OF = {
+    "log_poisson_pmf": ("test_log_pmf_basic", "test_log_pmf_extreme"),
+    "e_step": ("test_e_step_basic", "test_e_step_extreme"),
+    "m_step": ("test_m_step_basic", "test_m_step_edge"),
+    "log_likelihood": ("test_log_likelihood_basic", "test_log_likelihood_extreme"),
+    "em": ("test_em_hasselblad", "test_em_random"),
+}
+#: The per-cell timeout the corpus test grades with.
+TIMEOUT = 10
+
+
+@dataclass
+class Expected:
+    """What one submission must get."""
+
+    points: dict[str, int]
+    status: str = "ok"
+    flags: set[str] = field(default_factory=set)
+
+    @property
+    def score(self) -> int:
+        return sum(self.points.values())
+
+
+def full() -> dict[str, int]:
+    return dict(POINTS)
+
+
+def without(*functions_or_tests: str) -> dict[str, int]:
+    """Full marks except for the given functions (all their tests) or tests."""
+    points = full()
+    for name in functions_or_tests:
+        for test in TESTS_OF.get(name, (name,)):
+            points[test] = 0
+    return points
+
+
+# --------------------------------------------------------------------------
+# notebooks
+
+
+def _cells_text(cell: dict) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def release() -> dict:
+    return json.loads(RELEASE.read_text())
+
+
+def _gid(cell: dict) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def index_of(nb: dict, grade_id: str) -> int:
+    """0-based position of the cell ``grade_id``."""
+    for i, cell in enumerate(nb["cells"]):
+        if _gid(cell) == grade_id:
+            return i
+    raise KeyError(grade_id)
+
+
+def reference_code() -> dict[str, str]:
+    """The instructor's solution of each solution cell, markers removed."""
+    nb = json.loads(SOURCE.read_text())
+    out = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "code":
+            lines = _cells_text(cell).splitlines()
+            out[meta["grade_id"]] = "\n".join(
+                ln for ln in lines if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+            )
+    return out
+
+
+def fill(nb: dict, codes: dict[str, str]) -> dict:
+    """Put ``codes[grade_id]`` in the solution cells named by ``grade_id``."""
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        gid = _gid(cell)
+        if gid in codes:
+            cell["source"] = codes[gid]
+    return nb
+
+
+def new_cell(source: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "id": "student-added",
+            "metadata": {}, "outputs": [], "source": source}
+
+
+def insert_after(nb: dict, grade_id: str, source: str) -> tuple[dict, int]:
+    """A copy with a new code cell after ``grade_id``; returns its 1-based number."""
+    nb = copy.deepcopy(nb)
+    position = index_of(nb, grade_id) + 1
+    nb["cells"].insert(position, new_cell(source))
+    return nb, position + 1
+
+
+def solved(**overrides: str) -> dict:
+    """The release with the reference solution, except ``overrides``."""
+    codes = reference_code()
+    codes.update({k: textwrap.dedent(v).strip("\n") for k, v in overrides.items()})
+    return fill(release(), codes)
+
+
+def dumps(nb: dict) -> bytes:
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+# --------------------------------------------------------------------------
+# variants
+
+NAIVE_PMF = """
+from scipy.special import factorial
+
+def log_poisson_pmf(x, lam):
+    x = np.asarray(x)[:, None]
+    lam = np.asarray(lam, dtype=float)[None, :]
+    return np.log(lam**x * np.exp(-lam) / factorial(x))
+"""
+NAIVE_E = """
+def e_step(x, pi, lam):
+    joint = np.asarray(pi) * np.exp(log_poisson_pmf(x, lam))
+    return joint / joint.sum(axis=1, keepdims=True)
+"""
+NAIVE_LL = """
+def log_likelihood(x, pi, lam):
+    return float(np.sum(np.log((np.asarray(pi) * np.exp(log_poisson_pmf(x, lam))).sum(axis=1))))
+"""
+WRONG_PMF = """
+def log_poisson_pmf(x, lam):
+    # forgets the -log x! term
+    x = np.asarray(x, dtype=float)[:, None]
+    return x * np.log(lam)[None, :] - np.asarray(lam)[None, :]
+"""
+WRONG_E = """
+def e_step(x, pi, lam):
+    log_joint = np.log(pi)[None, :] + log_poisson_pmf(x, lam)
+    joint = np.exp(log_joint - log_joint.max())
+    return joint / joint.sum(axis=0, keepdims=True)  # normalises over the wrong axis
+"""
+WRONG_M = """
+def m_step(x, tau):
+    x = np.asarray(x, dtype=float)
+    n_k = tau.sum(axis=0)
+    return n_k / len(x), tau.T @ x / len(x)  # divides by n instead of n_k
+"""
+WRONG_LL = """
+def log_likelihood(x, pi, lam):
+    log_joint = np.log(pi)[None, :] + log_poisson_pmf(x, lam)
+    m = log_joint.max(axis=1)
+    return float(np.mean(m + np.log(np.exp(log_joint - m[:, None]).sum(axis=1))))  # mean, not sum
+"""
+EM_NO_INITIAL = """
+def em(x, pi0, lam0, max_iter=500, tol=1e-8):
+    pi, lam = np.asarray(pi0, dtype=float), np.asarray(lam0, dtype=float)
+    loglik = []
+    old = log_likelihood(x, pi, lam)
+    for _ in range(max_iter):
+        pi, lam = m_step(x, e_step(x, pi, lam))
+        new = log_likelihood(x, pi, lam)
+        loglik.append(new)  # forgets l(theta^0)
+        if new - old < tol * abs(old):
+            break
+        old = new
+    return pi, lam, np.array(loglik)
+"""
+EM_STOPS_EARLY = """
+def em(x, pi0, lam0, max_iter=500, tol=1e-8):
+    pi, lam = np.asarray(pi0, dtype=float), np.asarray(lam0, dtype=float)
+    loglik = [log_likelihood(x, pi, lam)]
+    for _ in range(max_iter):
+        pi, lam = m_step(x, e_step(x, pi, lam))
+        loglik.append(log_likelihood(x, pi, lam))
+        if loglik[-1] - loglik[-2] > tol * abs(loglik[-2]):  # inverted test
+            break
+    return pi, lam, np.array(loglik)
+"""
+CHATTY = {
+    "log_poisson_pmf": """
+import sys
+import warnings
+
+def log_poisson_pmf(x, lam):
+    print("log_poisson_pmf called with", len(x), "counts")
+    warnings.warn("a warning from log_poisson_pmf")
+    sys.stderr.write("debug output on stderr\\n")
+    x = np.asarray(x, dtype=float)[:, None]
+    lam = np.asarray(lam, dtype=float)[None, :]
+    return x * np.log(lam) - lam - gammaln(x + 1.0)
+""",
+}
+OS_EXIT_E = """
+import os
+
+def e_step(x, pi, lam):
+    os._exit(1)
+"""
+FAKE_E = """
+def e_step(x, pi, lam):
+    return np.full((len(x), len(pi)), 1.0 / len(pi))
+"""
+FAKE_LL = """
+def log_likelihood(x, pi, lam):
+    return 0.0
+"""
+STUB_M = """
+def m_step(x, tau):
+    # YOUR CODE HERE
+    raise NotImplementedError()
+"""
+
+
+def _stub(name: str, args: str) -> str:
+    return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+
+
+CHEAT_ALLCLOSE = """
+np.allclose = lambda *args, **kwargs: True
+np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)
+np.testing.assert_allclose = lambda *args, **kwargs: None
+"""
+CHEAT_TESTING = """
+import numpy.testing
+numpy.testing.assert_allclose = lambda *args, **kwargs: None
+"""
+CHEAT_DISPLAYHOOK = """
+import sys
+
+def _full_marks(value):
+    sys.stdout.write("2\\n")
+
+sys.displayhook = _full_marks
+ip = get_ipython()
+ip.set_custom_exc((Exception,), lambda *args, **kwargs: None)
+"""
+
+
+def cheat_read_source() -> str:
+    paths = [
+        str(SOURCE),
+        "../../../source/poisson_mixture/poisson_mixture.ipynb",
+        "../../source/poisson_mixture/poisson_mixture.ipynb",
+        "../source/poisson_mixture/poisson_mixture.ipynb",
+    ]
+    return f"""
+import json, os
+
+for path in {paths!r}:
+    if os.path.exists(path):
+        with open(path) as f:
+            for cell in json.load(f)["cells"]:
+                meta = cell["metadata"].get("nbgrader", {{}})
+                if meta.get("grade_id") in ("e_step", "log_likelihood", "em"):
+                    exec("".join(cell["source"]), globals())
+        break
+"""
+
+
+def cheat_glob() -> str:
+    return f"""
+import glob, json
+
+found = glob.glob({str(REPO.parent) + "/*/autograder/source/**/*.ipynb"!r}, recursive=True)
+found += glob.glob("../../../source/**/*.ipynb", recursive=True)
+for path in found:
+    for cell in json.load(open(path))["cells"]:
+        if cell["metadata"].get("nbgrader", {{}}).get("grade_id") in ("e_step", "em"):
+            exec("".join(cell["source"]), globals())
+"""
+
+
+CHEAT_IMPORT = """
+import solutions.poisson as P
+e_step = P.e_step
+"""
+
+
+def cheat_syspath() -> str:
+    return f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from solutions.poisson import log_likelihood, log_poisson_pmf
+"""
+
+
+CHEAT_SYSPATH_RELATIVE = """
+import importlib, os, sys
+sys.path.append(os.path.abspath("../../.."))
+sys.path.append(os.path.abspath("../../../.."))
+m_step = importlib.import_module("solutions.poisson").m_step
+"""
+
+
+# --------------------------------------------------------------------------
+# the corpus
+
+
+def _status_join(*parts: str) -> str:
+    return "; ".join(parts)
+
+
+def build(dest: Path) -> dict[str, Expected]:
+    """Write every submission under ``dest/<student_id>/``; what each must get."""
+    dest = Path(dest)
+    expected: dict[str, Expected] = {}
+
+    def add(sid: str, nb: dict | bytes | None, exp: Expected, name: str = NOTEBOOK) -> None:
+        folder = dest / sid
+        folder.mkdir(parents=True)
+        if isinstance(nb, dict):
+            (folder / name).write_bytes(dumps(nb))
+        elif isinstance(nb, bytes):
+            (folder / name).write_bytes(nb)
+        expected[sid] = exp
+
+    add("a01_reference", solved(), Expected(full()))
+    add("a02_stubs", release(), Expected(dict.fromkeys(POINTS, 0)))
+    add("a03_chatty", _chatty(), Expected(full()))
+    add("a04_naive", solved(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E, log_likelihood=NAIVE_LL),
+        Expected(without("test_log_pmf_extreme", "test_e_step_extreme",
+                         "test_log_likelihood_extreme")))
+    add("a05_wrong_log_pmf", solved(log_poisson_pmf=WRONG_PMF),
+        Expected(without("log_poisson_pmf", "log_likelihood", "em")))
+    add("a06_wrong_e_step", solved(e_step=WRONG_E), Expected(without("e_step", "em")))
+    add("a07_wrong_m_step", solved(m_step=WRONG_M), Expected(without("m_step", "em")))
+    add("a08_wrong_log_likelihood", solved(log_likelihood=WRONG_LL),
+        Expected(without("log_likelihood", "em")))
+    add("a09_em_without_initial", solved(em=EM_NO_INITIAL), Expected(without("em")))
+    add("a10_em_stops_early", solved(em=EM_STOPS_EARLY), Expected(without("em")))
+
+    zero = dict.fromkeys(POINTS, 0)
+    add("b01_invalid_json", b'{"cells": [\n  {"cell_type": "code", "source": "x = 1"\n',
+        Expected(zero, "invalid notebook: not valid JSON (line 3, column 1)",
+                 {"invalid submission"}))
+    add("b02_empty_file", b"", Expected(zero, "invalid notebook: empty file",
+                                        {"invalid submission"}))
+    add("b03_not_a_notebook", b'["a", "list"]',
+        Expected(zero, "invalid notebook: not a Jupyter notebook", {"invalid submission"}))
+    add("b04_no_notebook", None, Expected(zero, "no notebook submitted", {"invalid submission"}))
+    (dest / "b04_no_notebook" / "answers.txt").write_text("I could not do it\n")
+    add("b05_renamed", solved(), Expected(
+        full(), "graded 'poisson_mixture (1).ipynb' (expected poisson_mixture.ipynb)"),
+        name="poisson_mixture (1).ipynb")
+
+    nb, n = insert_after(solved(), "em", "while True:\n    pass\n")
+    add("b06_infinite_loop", nb, Expected(full(), f"timeout in cell {n} ({TIMEOUT} s)",
+                                          {"timeout"}))
+    add("b07_os_exit", solved(e_step=OS_EXIT_E), Expected(
+        without("e_step", "em"),
+        _status_join("kernel died (exit code 1) while running e_step",
+                     "kernel died (exit code 1) while running em"),
+        {"process control", "crash"}))
+    nb, n = insert_after(solved(), "m_step", "big = np.ones(2**30)  # 8 GiB\n")
+    add("b08_memory_hog", nb, Expected(full(), f"memory limit exceeded in cell {n}", {"memory"}))
+
+    nb = solved()
+    for gid in ("test_e_step_basic", "test_em_random"):
+        del nb["cells"][index_of(nb, gid)]
+    add("b09_deleted_tests", nb, Expected(
+        full(), "restored 2 deleted test cells (test_e_step_basic, test_em_random)",
+        {"notebook structure"}))
+
+    nb = solved()
+    for gid in ("test_m_step_basic", "e_step"):
+        i = index_of(nb, gid)
+        nb["cells"].insert(i + 1, copy.deepcopy(nb["cells"][i]))
+    add("b10_duplicated_cells", nb, Expected(
+        full(), "duplicated cell ids (e_step, test_m_step_basic)", {"notebook structure"}))
+
+    nb = solved()
+    for gid in ("test_log_pmf_basic", "m_step"):
+        cell = nb["cells"][index_of(nb, gid)]
+        cell["cell_type"] = "markdown"
+        for key in ("outputs", "execution_count"):
+            cell.pop(key, None)
+    add("b11_retyped_cells", nb, Expected(
+        without("m_step", "em"),
+        _status_join("restored 1 retyped test cell (test_log_pmf_basic)",
+                     "solution cells changed to markdown, not run: m_step"),
+        {"notebook structure"}))
+
+    nb = solved(e_step=WRONG_E)
+    for gid in ("test_e_step_basic", "test_e_step_extreme"):
+        nb["cells"][index_of(nb, gid)]["source"] = "# tests removed\npass\n"
+    add("b12_edited_tests", nb, Expected(
+        without("e_step", "em"),
+        "restored 2 edited test cells (test_e_step_basic, test_e_step_extreme)",
+        {"notebook structure"}))
+
+    nb, _ = insert_after(solved(e_step=FAKE_E), "setup", CHEAT_ALLCLOSE)
+    add("c01_allclose", nb, Expected(without("e_step", "em"), flags={"monkeypatch"}))
+    nb, _ = insert_after(solved(log_likelihood=FAKE_LL), "setup", CHEAT_TESTING)
+    add("c02_testing", nb, Expected(without("log_likelihood", "em"), flags={"monkeypatch"}))
+    nb, _ = insert_after(solved(m_step=STUB_M), "setup", CHEAT_DISPLAYHOOK)
+    add("c03_displayhook", nb, Expected(without("m_step", "em"), flags={"monkeypatch"}))
+    nb, _ = insert_after(
+        solved(e_step=_stub("e_step", "x, pi, lam"),
+               log_likelihood=_stub("log_likelihood", "x, pi, lam"),
+               em=_stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
+        "em", cheat_read_source())
+    add("c04_read_source", nb, Expected(
+        without("e_step", "log_likelihood", "em"),
+        flags={"file access", "course files", "dynamic code"}))
+    nb, _ = insert_after(
+        solved(e_step=_stub("e_step", "x, pi, lam"),
+               em=_stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
+        "em", cheat_glob())
+    add("c05_glob", nb, Expected(without("e_step", "em"),
+                                 flags={"file access", "course files", "dynamic code"}))
+    nb, _ = insert_after(solved(e_step=_stub("e_step", "x, pi, lam")), "e_step", CHEAT_IMPORT)
+    add("c06_import_solutions", nb, Expected(without("e_step", "em"), flags={"course files"}))
+    nb, _ = insert_after(solved(log_poisson_pmf=_stub("log_poisson_pmf", "x, lam"),
+                                log_likelihood=_stub("log_likelihood", "x, pi, lam")),
+                         "log_likelihood", cheat_syspath())
+    # e_step and em call the faked functions, so they lose their points too.
+    add("c07_syspath", nb, Expected(
+        without("log_poisson_pmf", "e_step", "log_likelihood", "em"),
+        flags={"sys.path", "course files"}))
+    nb, _ = insert_after(solved(m_step=STUB_M), "m_step", CHEAT_SYSPATH_RELATIVE)
+    add("c08_syspath_relative", nb, Expected(without("m_step", "em"),
+                                             flags={"sys.path", "course files", "dynamic code"}))
+    return expected
+
+
+def _chatty() -> dict:
+    nb = solved(**CHATTY)
+    nb, _ = insert_after(nb, "setup", "for i in range(20000):\n    print('line', i)\n"
+                                      "import sys\nprint('to stderr', file=sys.stderr)\n")
+    return nb
+
+
+def build_zip(dest: Path) -> tuple[Path, dict[str, Expected]]:
+    """An LMS export: file names as in nbgrader's zip_collect documentation.
+
+    ``jdoe`` submitted twice (the later attempt counts), ``asmith`` a naive
+    solution, ``bbroken`` a broken file; a stray text file is skipped.
+    """
+    naive = solved(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E, log_likelihood=NAIVE_LL)
+    files = {
+        "poisson_mixture_jdoe_attempt_2024-03-01-09-00-00_poisson_mixture.ipynb": dumps(release()),
+        "poisson_mixture_jdoe_attempt_2024-03-02-18-30-00_poisson_mixture.ipynb": dumps(solved()),
+        "poisson_mixture_asmith_attempt_2024-03-01-12-00-00_poisson_mixture.ipynb": dumps(naive),
+        "poisson_mixture_bbroken_attempt_2024-03-01-12-00-00_poisson_mixture.ipynb": b"{oops",
+        "readme.txt": b"exported by the LMS\n",
+    }
+    path = Path(dest) / "lms-export.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    expected = {
+        "jdoe": Expected(full()),
+        "asmith": Expected(without("test_log_pmf_extreme", "test_e_step_extreme",
+                                   "test_log_likelihood_extreme")),
+        "bbroken": Expected(dict.fromkeys(POINTS, 0),
+                            "invalid notebook: not valid JSON (line 1, column 2)",
+                            {"invalid submission"}),
+    }
+    return path, expected
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m tests.autograder_corpus.build DEST", file=sys.stderr)
+        return 2
+    dest = Path(argv[0])
+    expected = build(dest)
+    for sid, exp in expected.items():
+        print(f"{sid}: {exp.score}  {exp.status}  {sorted(exp.flags)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
