@@ -40,7 +40,7 @@ def _read_csv(name: str, dtype: object = float) -> np.ndarray:
 def hasselblad() -> tuple[np.ndarray, np.ndarray]:
     """Hasselblad's (1969) counts as a frequency table.
 
-    Source: Hasselblad (1969), *Technometrics* 11:617–634, as used by Varadhan
+    Source: Hasselblad (1969), *Journal of the American Statistical Association* 64(328):1459–1471, as used by Varadhan
     & Roland (2008) to illustrate SQUAREM on a two-component Poisson mixture.
 
     Returns
