@@ -80,7 +80,7 @@ import numpy as np
 
 from . import _validation as v
 from .em import EMResult, Model, run_em
-from .init import best_of, check_start, initial_responsibilities
+from .init import check_start, multi_start
 
 __all__ = [
     "BernoulliParams",
@@ -122,7 +122,9 @@ def _check_binary(X: object) -> np.ndarray:
         if bad.any():
             i, j = np.argwhere(bad)[0]
             value = arr[i, j].item()
-            raise ValueError(f"X must be binary (values 0 and 1 only), found X[{i}, {j}] = {value!r}")
+            raise ValueError(
+                f"X must be binary (values 0 and 1 only), found X[{i}, {j}] = {value!r}"
+            )
     return np.asarray(arr, dtype=float)
 
 
@@ -541,9 +543,12 @@ def fit(
         return run(theta0)
 
     v.check_n_components(X.shape[0], n_components)
-    rng = np.random.default_rng(random_state)
-    starts = []
-    for _ in range(n_init):
-        tau0 = initial_responsibilities(X, n_components, init, rng)
-        starts.append(_m_step(X, tau0, max(s, 1.0)))
-    return best_of([lambda t=t: run(t) for t in starts])
+    return multi_start(
+        X,
+        n_components,
+        n_init=n_init,
+        init=init,
+        random_state=random_state,
+        start_from=lambda tau0: _m_step(X, tau0, max(s, 1.0)),
+        run=run,
+    )

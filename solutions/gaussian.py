@@ -102,7 +102,7 @@ from scipy.linalg.lapack import dpotrf, dtrtri
 
 from . import _validation as v
 from .em import EMResult, Model, run_em
-from .init import best_of, check_start, initial_responsibilities
+from .init import check_start, multi_start
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -750,12 +750,15 @@ def fit(
         return run(theta0)
 
     v.check_n_components(data.n, n_components)
-    rng = np.random.default_rng(random_state)
-    starts = []
-    for _ in range(n_init):
-        tau0 = initial_responsibilities(data.Xc, n_components, init, rng)
-        starts.append(_m_step(data, tau0, reg_covar))
-    return best_of([lambda t=t: run(t) for t in starts])
+    return multi_start(
+        data.Xc,
+        n_components,
+        n_init=n_init,
+        init=init,
+        random_state=random_state,
+        start_from=lambda tau0: _m_step(data, tau0, reg_covar),
+        run=run,
+    )
 
 
 def sample(

@@ -95,6 +95,43 @@ def best_of(runs: list[Callable[[], EMResult]]) -> EMResult:
     return best
 
 
+def multi_start(
+    X: np.ndarray,
+    n_components: int,
+    *,
+    n_init: int,
+    init: str,
+    random_state: int | np.random.Generator | None,
+    start_from: Callable[[np.ndarray], tuple],
+    run: Callable[[tuple], EMResult],
+    sample_weight: np.ndarray | None = None,
+) -> EMResult:
+    """Draw ``n_init`` starts, run EM from each, keep the best run.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The rows the starting partitions are drawn on.
+    n_components : int
+        :math:`K`.
+    n_init, init, random_state
+        As in every model's ``fit``.
+    start_from : callable
+        Turns starting responsibilities (n, K) into parameters
+        :math:`\theta^0` (the model's M-step).
+    run : callable
+        Runs EM from :math:`\theta^0`.
+    sample_weight : ndarray of shape (n,), optional
+        Multiplicity of each row (k-means++ seeding only).
+    """
+    rng = np.random.default_rng(random_state)
+    starts = [
+        start_from(initial_responsibilities(X, n_components, init, rng, sample_weight))
+        for _ in range(n_init)
+    ]
+    return best_of([lambda t=t: run(t) for t in starts])
+
+
 def check_start(given: tuple, n_components: int | None, n_init: int, init: str) -> bool:
     """Whether the user gave initial parameters; validates the alternatives.
 

@@ -37,7 +37,7 @@ from scipy.special import gammaln, xlogy
 
 from . import _validation as v
 from .em import EMResult, Model, run_em
-from .init import best_of, check_start, initial_responsibilities
+from .init import check_start, multi_start
 
 __all__ = [
     "PoissonParams",
@@ -345,9 +345,13 @@ def fit(
         return run(theta0)
 
     v.check_n_components(x.size, n_components)
-    rng = np.random.default_rng(random_state)
-    starts = []
-    for _ in range(n_init):
-        tau0 = initial_responsibilities(values[:, None], n_components, init, rng, freq)
-        starts.append(_weighted_m_step(values, tau0, freq))
-    return best_of([lambda t=t: run(t) for t in starts])
+    return multi_start(
+        values[:, None],
+        n_components,
+        n_init=n_init,
+        init=init,
+        random_state=random_state,
+        start_from=lambda tau0: _weighted_m_step(values, tau0, freq),
+        run=run,
+        sample_weight=freq,
+    )
