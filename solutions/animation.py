@@ -14,15 +14,16 @@ from matplotlib.animation import Animation
 
 __all__ = ["offline_jshtml"]
 
-# Font Awesome icon classes used by matplotlib's HTML player, and a text stand-in.
+# Font Awesome icon classes used by matplotlib's HTML player, and a stand-in from
+# blocks (arrows, geometric shapes) that common fonts such as DejaVu cover.
 _ICONS = {
     "fa fa-play fa-flip-horizontal": "\u25c0",  # reverse play
-    "fa fa-fast-backward": "\u23ee",
+    "fa fa-fast-backward": "\u21e4",  # arrows: fonts without U+23EE-23F8 still draw them
     "fa fa-step-backward": "\u25c1",
     "fa fa-step-forward": "\u25b7",
-    "fa fa-fast-forward": "\u23ed",
+    "fa fa-fast-forward": "\u21e5",
     "fa fa-play": "\u25b6",
-    "fa fa-pause": "\u23f8",
+    "fa fa-pause": "\u2016",
     "fa fa-minus": "\u2212",
     "fa fa-plus": "+",
 }
