@@ -27,6 +27,11 @@ def as_float_array(a: object, name: str, ndim: int | tuple[int, ...]) -> np.ndar
     return arr
 
 
+def has_real_dtype(arr: np.ndarray) -> bool:
+    """Whether ``arr`` holds integers or floats (bool, complex, strings, objects: no)."""
+    return bool(np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.all(np.isfinite(arr)):
         bad = "NaN" if np.isnan(arr).any() else "infinite values"

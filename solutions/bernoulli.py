@@ -107,9 +107,7 @@ class BernoulliParams(NamedTuple):
 def _check_binary(X: object) -> np.ndarray:
     """Binary data: 2-D, entries 0 or 1 (bool, integer or float); returned as float64."""
     arr = np.asarray(X)
-    if arr.dtype != bool and not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
+    if arr.dtype != bool and not v.has_real_dtype(arr):
         raise ValueError(f"X must be a numeric or boolean array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-dimensional (n_samples, n_features), got shape {arr.shape}")

@@ -64,9 +64,7 @@ class PoissonParams(NamedTuple):
 def _check_counts(x: object) -> np.ndarray:
     """Counts: 1-D, finite, non-negative integers (any numeric dtype)."""
     arr = np.asarray(x)
-    if arr.dtype == bool or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
+    if arr.dtype == bool or not v.has_real_dtype(arr):
         raise ValueError(f"x must be an array of counts, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"x must be 1-dimensional, got shape {arr.shape}")
