@@ -178,12 +178,15 @@ class ZipRef:
 
 def too_large(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise Unreadable(f"not graded: the notebook is too large ({_mib(size)} MiB; "
-                         f"the limit is {_mib(max_bytes)} MiB)")
+        raise Unreadable(f"not graded: the notebook is too large ({_size(size)}; "
+                         f"the limit is {_size(max_bytes)})")
 
 
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.1f}".removesuffix(".0")
+def _size(size: int) -> str:
+    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + " " + unit
+    return f"{size} bytes"
 
 
 def member_problem(info: zipfile.ZipInfo, max_bytes: int) -> None:
@@ -501,7 +504,7 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
         return Submission(sid, None, problem=f"no {NOTEBOOK} (found {names})")
     for c in others:
         skipped.append(Skipped(c.member, "not the graded notebook of that attempt"))
-    if chosen.style != "folder" and any(p.match(chosen.file_name) for p in BUILTIN_PATTERNS):
+    if chosen.style != "folder" and re.search(rf"_attempt_{TIMESTAMP}_", chosen.file_name):
         flags.append("collection: the uploaded file name imitates the LMS naming "
                      f"({chosen.file_name!r})")
     ref = ZipRef(str(archive), chosen.index, chosen.member, max_bytes)
