@@ -63,11 +63,13 @@ CAP_SHORT = 300  # labels, first lines, file names in skipped.csv
 CAP_STATUS = 2000  # statuses, flag reasons, test messages
 CAP_LONG = 20_000  # tracebacks and error details in the feedback page
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
-# C0 (but tab and newline) and C1 controls, DEL, and the bidirectional
-# embeddings, overrides and isolates (they can make text read backwards).
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+# Line breaks of every kind become "\n"; then the other C0 and C1 controls,
+# DEL, and the bidirectional embeddings, overrides and isolates (they can
+# make text read backwards) go. Tabs stay.
+_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CELL_BREAKS = re.compile(r"[\t\n]+")
 _PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_@+.-]{0,79}")
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
                      *(f"lpt{i}" for i in range(10))}
@@ -81,17 +83,22 @@ class OutputError(RuntimeError):
 # cleaning student-controlled text, one function per sink
 
 
-def clean(text: object, limit: int) -> str:
-    """Text safe to encode and display: no surrogates, no controls, at most ``limit`` characters."""
+def clean(text: object, limit: int | None = None) -> str:
+    """Text safe to encode and show: no surrogates, no controls but tab and newline.
+
+    At most ``limit`` characters (the last one an ellipsis when cut).
+    ``clean(clean(x)) == clean(x)``, so text stored cleaned in
+    ``results.json`` gives the same cells and pages as the original.
+    """
     s = _SURROGATES.sub("\ufffd", str(text))
-    s = _CONTROLS.sub("", s.replace("\r\n", "\n").replace("\r", "\n"))
-    return s if len(s) <= limit else s[:limit - 1] + "\u2026"
+    s = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", s))
+    return s if limit is None or len(s) <= limit else s[:limit - 1] + "\u2026"
 
 
 def csv_text(text: object, limit: int = CAP_STATUS) -> str:
     """A CSV cell holding text: one line, and no formula (a leading ``= + - @`` is quoted)."""
-    s = clean(_BREAKS.sub(" ", _SURROGATES.sub("\ufffd", str(text))), limit)
-    if s[:1] in ("=", "+", "-", "@") or s.lstrip()[:1] in ("=", "+", "-", "@"):
+    s = clean(_CELL_BREAKS.sub(" ", clean(text)), limit)
+    if s.lstrip()[:1] in ("=", "+", "-", "@"):
         s = "'" + s
     return s
 
@@ -282,10 +289,24 @@ def summary_png(results: list[SubmissionResult]) -> bytes:
 # the class: machine-readable results, kept between runs
 
 
+CAP_STORED = 1_000_000
+
+
+def _clean_all(value: object) -> object:
+    if isinstance(value, str):
+        return clean(value, CAP_STORED)
+    if isinstance(value, list | tuple):
+        return [_clean_all(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean_all(v) for k, v in value.items()}
+    return value
+
+
 def result_record(r: SubmissionResult) -> dict:
-    """One student's result as JSON data (without the grading time, which varies)."""
+    """One student's result as JSON data, text cleaned, without the grading time (it varies)."""
     record = dataclasses.asdict(r)
     record.pop("seconds", None)
+    record = _clean_all(record)
     record["feedback"] = feedback_name(r.student_id)
     return record
 
@@ -305,7 +326,6 @@ def result_from_record(record: dict) -> SubmissionResult:
 def results_json(results: list[SubmissionResult]) -> str:
     doc = {"format": RESULTS_FORMAT, "grade_ids": list(GRADE_IDS), "max_score": MAX_SCORE,
            "results": [result_record(r) for r in sorted(results, key=lambda r: r.student_id)]}
-    # ensure_ascii: a lone surrogate is written as an escape, never as bad UTF-8.
     return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True, default=str) + "\n"
 
 
