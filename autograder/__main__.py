@@ -8,6 +8,8 @@ Examples
     python -m autograder build-source --check         # are the test cells up to date?
     python -m autograder grade SUBMISSIONS --out OUT  # SUBMISSIONS: a folder or an LMS .zip
     python -m autograder grade export.zip --out OUT -j 4 --timeout 30
+    python -m autograder grade export.zip --out OUT --roster roster.csv
+    python -m autograder grade one-student/ --out OUT   # updates that student, keeps the class
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--named-regexp", default=None,
                    help="for a .zip: a regular expression that the whole file name must match, "
                         "with the named groups student_id and file_id (and optionally "
-                        "timestamp); replaces the nbgrader and Canvas patterns")
+                        "timestamp or order, to find the latest attempt); replaces the "
+                        "nbgrader and Canvas patterns")
     g.add_argument("--roster", type=Path, default=None,
                    help="CSV with a student_id column, or one id per line: ids not on it are "
                         "flagged, students missing from the input get 'no submission'")

@@ -42,7 +42,8 @@ Zip (an LMS export; read in place with :mod:`zipfile`, never extracted)
     ``<student id>/poisson_mixture/poisson_mixture.ipynb``.
     ``--named-regexp`` replaces the two name patterns with one of the
     instructor's (``re.fullmatch``; groups ``student_id`` and ``file_id``
-    required, ``timestamp`` optional).
+    required; optionally ``timestamp``, ``YYYY-MM-DD-HH-MM-SS`` or ISO 8601,
+    or ``order``, an integer, to tell the latest attempt).
 
     Per student the latest attempt counts (a file name must be exactly
     ``poisson_mixture.ipynb``; another ``.ipynb`` is graded when it is the
@@ -128,7 +129,9 @@ class FileRef:
         flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
         fds = []
         try:
-            fds.append(os.open(self.root, flags | os.O_DIRECTORY))
+            # The submissions folder is the instructor's choice and may be reached
+            # through a link; below it, no component may be one.
+            fds.append(os.open(self.root, (flags & ~os.O_NOFOLLOW) | os.O_DIRECTORY))
             for part in self.parts[:-1]:
                 fds.append(os.open(part, flags | os.O_DIRECTORY, dir_fd=fds[-1]))
             fd = os.open(self.parts[-1], flags | os.O_NONBLOCK, dir_fd=fds[-1])
@@ -256,7 +259,7 @@ def find_in_folder(root: Path, exclude: tuple[Path, ...] = (), *,
     """
     root = Path(root)
     max_bytes = int(max_notebook_mb * 2**20)
-    skip = {Path(p).resolve() for p in exclude}
+    skip = {Path(p).resolve() for p in exclude} | {Path(p).absolute() for p in exclude}
     found: list[Submission] = []
     skipped: list[Skipped] = []
     with os.scandir(root) as it:
@@ -264,6 +267,8 @@ def find_in_folder(root: Path, exclude: tuple[Path, ...] = (), *,
     for entry in entries:
         sid = entry.name
         path = root / sid
+        if path.absolute() in skip or path.resolve() in skip:
+            continue
         if entry.is_symlink():
             if _is_hidden(sid):
                 continue
@@ -273,8 +278,6 @@ def find_in_folder(root: Path, exclude: tuple[Path, ...] = (), *,
             continue
         if not entry.is_dir(follow_symlinks=False):
             skipped.append(Skipped(sid, "not in a student folder"))
-            continue
-        if path.resolve() in skip:
             continue
         if _is_hidden(sid):
             skipped.append(Skipped(sid + "/", "hidden folder, not a student"))

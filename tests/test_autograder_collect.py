@@ -339,6 +339,18 @@ def test_the_worker_refuses_a_link_made_after_collection(tmp_path):
     assert load(sub) == (None, "not graded: the notebook is not a regular file")
 
 
+def test_the_submissions_folder_itself_may_be_reached_through_a_link(tmp_path):
+    (tmp_path / "real" / "ann").mkdir(parents=True)
+    (tmp_path / "real" / "ann" / NB).write_bytes(b"ann's")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "real" / "out").symlink_to(tmp_path / "results")  # OUT inside SUBS, a link
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "real")
+    subs = find_submissions(link, exclude=(link / "out",))
+    assert [s.student_id for s in subs] == ["ann"] and subs.skipped == []
+    assert load(subs[0]) == (b"ann's", None)
+
+
 def test_folder_layouts_are_kept(tmp_path):
     """The layouts of the earlier collector still work (a renamed notebook, nbgrader's)."""
     for sid, name in [("ann", NB), ("ben", f"poisson_mixture/{NB}"),
