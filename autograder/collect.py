@@ -605,8 +605,10 @@ def find_submissions(path: Path, named_regexp: str | None = None,
     """
     del workdir
     path = Path(path)
+    named = None if named_regexp in (None, DEFAULT_REGEXP) else named_regexp
+    if named is not None:
+        compile_pattern(named)  # a bad pattern is an error even where it is not used
     if path.is_file() and path.suffix.lower() == ".zip":
-        named = None if named_regexp in (None, DEFAULT_REGEXP) else named_regexp
         subs = collect_zip(path, named, max_notebook_mb=max_notebook_mb)
     elif path.is_dir():
         subs = find_in_folder(path, exclude, max_notebook_mb=max_notebook_mb)
