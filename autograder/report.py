@@ -307,6 +307,9 @@ def result_record(r: SubmissionResult) -> dict:
     record = dataclasses.asdict(r)
     record.pop("seconds", None)
     record = _clean_all(record)
+    # The id stays exact (JSON escapes a lone surrogate of an undecodable folder
+    # name): it is the key that a later run's results replace.
+    record["student_id"] = r.student_id
     record["feedback"] = feedback_name(r.student_id)
     return record
 

@@ -233,6 +233,17 @@ def test_regrading_one_student_keeps_the_class(tmp_path):
     assert _files(fresh) == after
 
 
+def test_regrade_matches_ids_exactly_even_undecodable_ones(tmp_path):
+    """A folder name that is not UTF-8 arrives as a lone surrogate: still one row per id."""
+    out = tmp_path / "out"
+    odd = "caf\udce9"  # b"caf\xe9" decoded by os.fsdecode
+    write_outputs([_result(odd, 1), _result("cafe", 2)], out)
+    new = write_outputs([_result(odd, 3)], out)
+    assert [(r.student_id, r.score) for r in new] == [("cafe", 2), (odd, 4)]
+    rows = list(csv.reader((out / "grades.csv").open(encoding="utf-8")))
+    assert [r[:2] for r in rows[1:]] == [["cafe", "2"], ["caf\ufffd", "4"]]
+
+
 def test_a_roster_student_without_a_submission_keeps_an_older_grade(tmp_path):
     out = tmp_path / "out"
     write_outputs(CLASS, out)
