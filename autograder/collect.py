@@ -418,12 +418,12 @@ def _classify(info: zipfile.ZipInfo, index: int,
               patterns: tuple[NamePattern, ...]) -> _Candidate | Skipped:
     name = info.filename
     parts = [p for p in name.replace("\\", "/").split("/") if p]
+    if any(p == ".." for p in parts) or name.startswith("/"):
+        return Skipped(name, "unsafe path in the zip")
     if any(_is_hidden(p) for p in parts):
         return Skipped(name, "system or hidden file")
     if stat.S_ISLNK(info.external_attr >> 16):
         return Skipped(name, "symbolic link (not followed)")
-    if any(p == ".." for p in parts) or name.startswith("/"):
-        return Skipped(name, "unsafe path in the zip")
     if _is_archive(parts[-1]):
         return Skipped(name, "nested archive (not opened)")
     if info.flag_bits & 0x1:
@@ -470,8 +470,7 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
             skipped.append(Skipped(c.member, f"student {sid!r} appears in several naming "
                                              "styles"))
         return Submission(sid, None, problem="not graded: files in several naming styles ("
-                                             + ", ".join(styles) + ")",
-                          flags=("invalid submission: files in several naming styles",))
+                                             + ", ".join(styles) + ")")
     notebooks = [c for c in cands if c.file_name.lower().endswith(".ipynb")]
     for c in cands:
         if c not in notebooks:
@@ -483,19 +482,26 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
     for c in notebooks:
         if c.order != latest:
             skipped.append(Skipped(c.member, f"older attempt of {sid!r}"))
-    exact = sorted((c for c in last if c.file_name == NOTEBOOK), key=lambda c: c.member)
+    # The last one counts; in the folder layout <id>/poisson_mixture.ipynb comes
+    # before <id>/poisson_mixture/poisson_mixture.ipynb, as in a folder.
+    exact = sorted((c for c in last if c.file_name == NOTEBOOK),
+                   key=lambda c: (-c.member.count("/"), c.member))
     flags: list[str] = []
     note = None
     if exact:
         chosen = exact[-1]
-        if len(exact) > 1:
+        if chosen.style == "folder":
+            others = [c for c in last if c is not chosen]
+        elif len(exact) > 1:
             for c in exact[:-1]:
                 skipped.append(Skipped(c.member, f"same attempt time as {chosen.member!r}, "
                                                  "which is graded"))
             flags.append(f"collection: {len(exact)} files with the same attempt time; "
                          f"graded {chosen.member!r}")
             note = f"{len(exact)} files with the same attempt time; graded the last by name"
-        others = [c for c in last if c not in exact]
+            others = [c for c in last if c not in exact]
+        else:
+            others = [c for c in last if c is not chosen]
     elif len(last) == 1:
         chosen = last[0]
         note = f"graded {chosen.file_name!r} (expected {NOTEBOOK})"

@@ -177,6 +177,31 @@ def test_zipped_folders_and_what_is_skipped(tmp_path):
     }
 
 
+def test_same_attempt_time_is_reported_and_zipped_folders_prefer_the_direct_notebook(tmp_path):
+    ts = "2024-03-01-10-00-00"
+    subs = collect_zip(make_zip(tmp_path / "x.zip", {
+        nbg("ann", ts): b"first", f"ANN/../{nbg('ann', ts)}": b"-",
+        f"ben/{NB}": b"direct", f"ben/poisson_mixture/{NB}": b"nested", "ben/x.ipynb": b"-"}))
+    found = by_id(subs)
+    assert load(found["ben"]) == (b"direct", None) and found["ben"].flags == ()
+    assert load(found["ann"]) == (b"first", None)
+    assert skipped(subs) == {f"ANN/../{nbg('ann', ts)}": "unsafe path in the zip",
+                             f"ben/poisson_mixture/{NB}": "not the graded notebook of that attempt",
+                             "ben/x.ipynb": "not the graded notebook of that attempt"}
+    dup = tmp_path / "dup.zip"
+    with zipfile.ZipFile(dup, "w") as z:
+        z.writestr(nbg("cat", ts), b"one")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            z.writestr(nbg("cat", ts, "poisson_mixture.ipynb"), b"two")  # the same name again
+        z.writestr(nbg("cat", ts, "Poisson_Mixture.ipynb"), b"three")
+    subs = collect_zip(dup)
+    assert load(subs[0]) == (b"one", None)
+    assert subs.skipped == [
+        collect.Skipped(nbg("cat", ts), "duplicate name in the zip"),
+        collect.Skipped(nbg("cat", ts, "Poisson_Mixture.ipynb"),
+                        "not the graded notebook of that attempt")]
+
+
 def test_a_nested_zip_is_reported_and_never_opened(tmp_path):
     inner = make_zip(tmp_path / "inner.zip", {nbg("eve", "2024-03-01-10-00-00"): b"inner"})
     outer = make_zip(tmp_path / "outer.zip", {
