@@ -8,13 +8,14 @@ Examples
     python -m autograder build-source --check         # are the test cells up to date?
     python -m autograder grade SUBMISSIONS --out OUT  # SUBMISSIONS: a folder or an LMS .zip
     python -m autograder grade export.zip --out OUT -j 4 --timeout 30
+    python -m autograder grade export.zip --out OUT --roster roster.csv
+    python -m autograder grade one-student/ --out OUT   # updates that student, keeps the class
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -59,46 +60,68 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--isolation", choices=("auto", "root", "userns", "none"), default="auto",
                    help="sandbox of the student's code (default: the strongest that works)")
     g.add_argument("--named-regexp", default=None,
-                   help="for a .zip: regular expression of nbgrader's FileNameCollectorPlugin "
-                        "(groups student_id and file_id)")
+                   help="for a .zip: a regular expression that the whole file name must match, "
+                        "with the named groups student_id and file_id (and optionally "
+                        "timestamp or order, to find the latest attempt); replaces the "
+                        "nbgrader and Canvas patterns")
+    g.add_argument("--roster", type=Path, default=None,
+                   help="CSV with a student_id column, or one id per line: ids not on it are "
+                        "flagged, students missing from the input get 'no submission'")
+    g.add_argument("--max-notebook-mb", type=_positive(float), default=20.0,
+                   help="a larger notebook is not graded (default 20 MiB)")
+    g.add_argument("--replace", action="store_true",
+                   help="drop the class already in OUT (default: update the students graded "
+                        "now and keep the others)")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     return p
 
 
+def _collect(args: argparse.Namespace, out: Path):
+    """The submissions, or an error message; checks first that OUT can be written."""
+    from .collect import CollectError, find_submissions, read_roster
+    from .report import OutputError, load_class
+
+    try:
+        load_class(args.out, args.replace)
+        roster = read_roster(args.roster) if args.roster else None
+        subs = find_submissions(args.submissions, args.named_regexp, exclude=(out,),
+                                roster=roster, max_notebook_mb=args.max_notebook_mb)
+    except (FileNotFoundError, CollectError, OutputError) as exc:
+        return f"error: {exc}"
+    if not subs:
+        return (f"error: no submission found in {args.submissions}"
+                + (f" ({len(subs.skipped)} files skipped, e.g. {subs.skipped[0].file!r}: "
+                   f"{subs.skipped[0].reason})" if subs.skipped else ""))
+    return subs
+
+
 def _grade(args: argparse.Namespace) -> int:
-    from .collect import DEFAULT_REGEXP, find_submissions
     from .grade import GradeConfig, get_toolkit, grade_submissions
     from .sandbox import SandboxError
 
-    out = args.out.resolve()
+    out = args.out.absolute()
     config = GradeConfig(timeout=args.timeout, submission_timeout=args.submission_timeout,
                          memory_mb=args.memory, isolation=args.isolation)
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="autograder-collect-") as tmp:
-        try:
-            subs = find_submissions(args.submissions, args.named_regexp or DEFAULT_REGEXP,
-                                    Path(tmp), exclude=(out,))
-        except (FileNotFoundError, RuntimeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if not subs:
-            print(f"error: no student folder in {args.submissions}", file=sys.stderr)
-            return 2
-        try:
-            kit = get_toolkit(config)
-        except SandboxError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if kit.isolation == "none":
-            print("warning: isolation 'none': student code runs with resource limits only "
-                  "and could read any file the grader can read (see autograder/sandbox.py)",
-                  file=sys.stderr)
-        results = grade_submissions(subs, out, jobs=args.jobs, config=config,
-                                    progress=args.progress)
+    subs = _collect(args, out)
+    if isinstance(subs, str):
+        print(subs, file=sys.stderr)
+        return 2
+    try:
+        kit = get_toolkit(config)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if kit.isolation == "none":
+        print("warning: isolation 'none': student code runs with resource limits only "
+              "and could read any file the grader can read (see autograder/sandbox.py)",
+              file=sys.stderr)
+    results = grade_submissions(subs, out, jobs=args.jobs, config=config,
+                                progress=args.progress, replace=args.replace)
     elapsed = time.monotonic() - start
     flagged = len({r.student_id for r in results if r.flags})
-    mean = sum(r.seconds for r in results) / len(results)
+    mean = sum(r.seconds for r in results) / max(len(results), 1)
     print(
         f"graded {len(results)} submissions in {elapsed:.1f} s "
         f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
@@ -107,6 +130,9 @@ def _grade(args: argparse.Namespace) -> int:
         f"  {out / 'summary.png'}",
         file=sys.stderr,
     )
+    if subs.skipped:
+        print(f"skipped {len(subs.skipped)} file(s) of the input, each with the reason in "
+              f"{out / 'skipped.csv'}", file=sys.stderr)
     return 0
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import checks, notebook, sandbox, scan
-from .collect import Submission
+from .collect import FileRef, Skipped, Submission, Unreadable, ZipRef
 from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK, SPEC
 
 PACKAGE = Path(__file__).resolve().parent
@@ -79,12 +79,31 @@ class Kit:
 
 @dataclass(frozen=True)
 class Task:
-    """One submission to grade: its bytes travel, not its path."""
+    """One submission to grade.
+
+    ``source`` says where the notebook is (a file below the submissions
+    folder, or a zip member); the worker reads it, with its size cap, only
+    when it grades the task, so a batch never holds every notebook in memory.
+    ``data`` (bytes given directly) takes precedence. ``flags`` come from
+    collection; ``absent`` marks a roster student who submitted nothing.
+    """
 
     student_id: str
     data: bytes | None
     problem: str | None = None
     note: str | None = None
+    source: FileRef | ZipRef | None = None
+    flags: tuple[str, ...] = ()
+    absent: bool = False
+
+    def load(self) -> tuple[bytes | None, str | None]:
+        """The notebook's bytes, or None and the reason (a status)."""
+        if self.data is not None or self.source is None:
+            return self.data, self.problem
+        try:
+            return self.source.read(), None
+        except Unreadable as exc:
+            return None, str(exc)
 
 
 @dataclass
@@ -323,7 +342,8 @@ def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
 
 
 def _failed(task: Task, reason: str, flag: str | None = None) -> SubmissionResult:
-    tests = [TestResult(c.grade_id, c.function, c.title, c.points, message="not graded: " + reason)
+    message = reason if reason.startswith("not graded") else "not graded: " + reason
+    tests = [TestResult(c.grade_id, c.function, c.title, c.points, message=message)
              for c in SPEC]
     return SubmissionResult(task.student_id, 0, MAX_SCORE, reason, tests,
                             flags=[flag] if flag else [])
@@ -332,13 +352,14 @@ def _failed(task: Task, reason: str, flag: str | None = None) -> SubmissionResul
 def grade_task(task: Task, kit: Kit) -> SubmissionResult:
     """Grade one submission. Runs anywhere ``autograder`` is importable."""
     start = time.monotonic()
-    if task.data is None:
-        reason = task.problem or "no notebook submitted"
-        result = _failed(task, reason, f"invalid submission: {reason}")
+    data, problem = task.load()
+    if data is None:
+        reason = problem or "no notebook submitted"
+        result = _failed(task, reason, None if task.absent else f"invalid submission: {reason}")
         result.seconds = time.monotonic() - start
         return result
     try:
-        nb = notebook.parse(task.data)
+        nb = notebook.parse(data)
     except notebook.InvalidNotebook as exc:
         result = _failed(task, str(exc), f"invalid submission: {exc}")
         result.seconds = time.monotonic() - start
@@ -393,13 +414,13 @@ def make_kit(config: GradeConfig) -> Kit:
 
 
 def make_task(sub: Submission) -> Task:
-    if sub.path is None:
-        return Task(sub.student_id, None, problem=sub.problem)
-    try:
-        data = sub.path.read_bytes()
-    except OSError as exc:
-        return Task(sub.student_id, None, problem=f"cannot read the notebook ({exc.strerror})")
-    return Task(sub.student_id, data, note=sub.note)
+    """A task that refers to the notebook; nothing is read here."""
+    source = sub.source
+    if source is None and sub.path is not None and sub.problem is None:
+        path = Path(sub.path).absolute()
+        source = FileRef(str(path.parent), (path.name,))
+    return Task(sub.student_id, None, problem=sub.problem, note=sub.note, source=source,
+                flags=tuple(sub.flags), absent=sub.absent)
 
 
 # --------------------------------------------------------------------------
@@ -415,6 +436,8 @@ def grade_submissions(
     config: GradeConfig | None = None,
     progress: bool | None = None,
     on_result: Callable[[SubmissionResult], None] | None = None,
+    skipped: Iterable[Skipped] | None = None,
+    replace: bool = False,
 ) -> list[SubmissionResult]:
     """Grade every submission; write ``out`` (grades, flags, feedback, figure).
 
@@ -432,8 +455,9 @@ def grade_submissions(
         For a class larger than one machine, pass a cluster's executor, e.g.
         Dask distributed's ``Client(...).get_executor()``: the workers need
         this repository's ``autograder`` package importable, ``unshare`` and
-        Python's ``numpy``; they get the notebook bytes and the reference values
-        with each task and need no shared file system.
+        Python's ``numpy``; they get the reference values with each task and
+        read the notebook from the submissions folder or zip (same path on
+        every worker, e.g. a shared file system).
     jobs : int, optional
         Threads of the default executor (default: the number of cores).
     config : GradeConfig, optional
@@ -442,6 +466,13 @@ def grade_submissions(
         Show a progress bar on stderr (default: when stderr is a terminal).
     on_result : callable, optional
         Called with each result as it completes.
+    skipped : iterable of Skipped, optional
+        The input's files that were not graded, for ``OUT/skipped.csv``
+        (default: ``submissions.skipped`` when it is a
+        :class:`~autograder.collect.Collection`).
+    replace : bool
+        Drop the class already in ``out``; by default its students that are
+        not in ``submissions`` keep their rows and feedback.
 
     Returns
     -------
@@ -483,8 +514,14 @@ def grade_submissions(
         if own:
             executor.shutdown(wait=True)
     results.sort(key=lambda r: r.student_id)
+    by_id = {t.student_id: t for t in tasks}
+    for r in results:  # what collection found (roster, file names) comes first
+        r.flags = _unique([*by_id[r.student_id].flags, *r.flags])
     if out is not None:
         from .report import write_outputs
 
-        write_outputs(results, Path(out))
+        if skipped is None:
+            skipped = getattr(submissions, "skipped", ())
+        write_outputs(results, Path(out), skipped=skipped, replace=replace,
+                      absent={t.student_id for t in tasks if t.absent})
     return results

@@ -533,7 +533,7 @@ def test_grade_submissions_with_a_custom_executor(tmp_path):
     assert all(t.message == "log_poisson_pmf raised NotImplementedError"
                for t in results[1].tests[:2])
     assert sorted(os.listdir(tmp_path / "out")) == ["feedback", "flags.csv", "grades.csv",
-                                                    "summary.png"]
+                                                    "results.json", "skipped.csv", "summary.png"]
 
 
 def test_a_grader_error_costs_only_that_submission(tmp_path, monkeypatch):
