@@ -23,6 +23,7 @@ each drive one sandboxed child process); see its docstring for a cluster.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -35,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from . import checks, notebook, sandbox, scan
+from . import notebook, sandbox, scan, spec
 from .collect import Submission
-from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK, SPEC
+from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE_NOTEBOOK = PACKAGE / "source" / ASSIGNMENT / NOTEBOOK
@@ -60,12 +61,17 @@ class GradeConfig:
     isolation : str
         ``"auto"``, ``"root"``, ``"userns"`` or ``"none"``; see
         :mod:`autograder.sandbox`.
+    secret_file : str, optional
+        File holding the course secret from which the hidden cases are drawn;
+        by default ``$AUTOGRADER_SECRET`` or ``autograder/course_secret``
+        (see :func:`autograder.spec.load_secret`).
     """
 
     timeout: float = 30.0
     submission_timeout: float = 300.0
     memory_mb: int = 2048
     isolation: str = "auto"
+    secret_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class Kit:
     source: notebook.SourceNotebook
     expected: dict[str, list[Any]]
     config: GradeConfig
+    cells: tuple[spec.GradeCell, ...] = spec.SPEC  # hidden cases drawn from the secret
+    secret: bool = False  # whether a course secret drew them (else: public default)
 
 
 @dataclass(frozen=True)
@@ -274,57 +282,127 @@ def _describe(outcome: sandbox.Outcome, timeout: float) -> str:
 
 def _assemble(function: str, arrays: list[np.ndarray]) -> Any:
     """The child's arrays back in the shape of the function's result."""
-    sizes = {"m_step": 2, "em": 3}
-    want = sizes.get(function, 1)
-    if len(arrays) != want:
+    outputs = spec.FUNCTIONS[function].outputs
+    if len(arrays) != (len(outputs) or 1):
         raise AssertionError(f"{function}: the result could not be read")
-    if function in sizes:
-        return tuple(arrays)
-    return arrays[0]
+    return tuple(arrays) if outputs else arrays[0]
+
+
+def _outcome_message(function: str, outcome: sandbox.Outcome, expected: Any, case: spec.Case,
+                     timeout: float) -> tuple[str, str]:
+    """``("", "")`` when the call's result passes the check, else (message, detail)."""
+    if outcome.kind == "ok":
+        try:
+            spec.FUNCTIONS[function].check(_assemble(function, outcome.arrays), expected,
+                                           **case.options)
+            return "", ""
+        except AssertionError as exc:
+            return str(exc), ""
+        except Exception as exc:
+            return f"{function}: the result could not be checked ({exc})", ""
+    if outcome.kind == "error":
+        message = f"{function} raised {outcome.etype}"
+        return message + (f": {outcome.message}" if outcome.message else ""), outcome.traceback
+    if outcome.kind == "bad_result":
+        return outcome.message, ""
+    if outcome.kind == "timeout":
+        return f"{function} did not return within {timeout:g} s (infinite loop?)", ""
+    if outcome.kind == "died":
+        return f"the Python process died while running {function} ({outcome.message})", ""
+    return f"not run: {outcome.message}", ""
+
+
+# Stand-ins run in the student's namespace: save the student's helpers, define
+# the instructor's (from the source notebook's solution cells), call, restore.
+_SAVE = """__autograder_saved__ = {{}}
+for __autograder_name__ in {names!r}:
+    __autograder_saved__[__autograder_name__] = globals().get(__autograder_name__)
+"""
+_RESTORE = """for __autograder_name__, __autograder_value__ in __autograder_saved__.items():
+    if __autograder_value__ is None:
+        globals().pop(__autograder_name__, None)
+    else:
+        globals()[__autograder_name__] = __autograder_value__
+del __autograder_saved__, __autograder_name__, __autograder_value__
+"""
+
+
+def _with_standins(runner: Runner, kit: Kit, names: list[str], call: Callable[[], Any]) -> Any:
+    """``call()`` with the instructor's ``names`` standing in for the student's
+    functions in the child; None when they could not be put in place."""
+    sources = {c.grade_id: c.source for c in kit.source.cells if c.kind == "solution"}
+    if any(name not in sources for name in names):
+        return None
+    if runner.out_of_time() or not runner._ensure_child():
+        return None
+    setup = _SAVE.format(names=tuple(names)) + "\n".join(sources[n] for n in names)
+    if runner.child.execute("reference helpers", setup, kit.config.timeout).kind != "ok":
+        runner.close()  # a fresh child replays the student's cells without them
+        return None
+    try:
+        return call()
+    finally:
+        if runner.child is not None and runner.child.alive:
+            if runner.child.execute("restore", _RESTORE, kit.config.timeout).kind != "ok":
+                runner.close()
+
+
+def _attempt(runner: Runner, kit: Kit, function: str, case: spec.Case,
+             expected: Any) -> tuple[str, str]:
+    outcome = runner.call(function, list(case.args), dict(case.kwargs))
+    return _outcome_message(function, outcome, expected, case, kit.config.timeout)
 
 
 def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
+    """Call the graded functions on every case and judge the results.
+
+    Each bug is charged once: a case that fails while one of the function's
+    helpers (:attr:`autograder.spec.Function.helpers`) has failed its own tests
+    is run again with the instructor's version of those helpers standing in;
+    if it passes then, the points are earned and the message says which helper
+    to fix first. The instructor's version of the function under test never
+    enters the child. Cells are judged in notebook order, so a helper is judged
+    before the functions that call it.
+    """
     results = []
-    for cell in SPEC:
+    failed: list[str] = []  # functions that failed one of their own cells
+    for cell in kit.cells:
+        function = cell.graded
         test = TestResult(cell.grade_id, cell.function, cell.title, cell.points)
         results.append(test)
+        rescued: list[str] = []
         for case, expected in zip(cell.cases, kit.expected[cell.grade_id], strict=True):
-            outcome = runner.call(cell.function, list(case.args), dict(case.kwargs))
-            message, detail = "", ""
-            if outcome.kind == "ok":
-                try:
-                    value = _assemble(cell.function, outcome.arrays)
-                    checks.check_result(cell.function, value, expected, **case.options)
+            attempt = functools.partial(_attempt, runner, kit, cell.function, case, expected)
+            message, detail = attempt()
+            if not message:
+                continue
+            suspects = [h for h in function.helpers if h in failed]
+            if suspects:
+                again = _with_standins(runner, kit, suspects, attempt)
+                helpers = " and ".join(f"the reference {h}" for h in suspects)
+                if again is not None and not again[0]:
+                    rescued += [h for h in suspects if h not in rescued]
                     continue
-                except AssertionError as exc:
-                    message = str(exc)
-                except Exception as exc:
-                    message = f"{cell.function}: the result could not be checked ({exc})"
-            elif outcome.kind == "error":
-                message = f"{cell.function} raised {outcome.etype}"
-                message += f": {outcome.message}" if outcome.message else ""
-                detail = outcome.traceback
-            elif outcome.kind == "bad_result":
-                message = outcome.message
-            elif outcome.kind == "timeout":
-                message = (f"{cell.function} did not return within {kit.config.timeout:g} s "
-                           "(infinite loop?)")
-            elif outcome.kind == "died":
-                message = f"the Python process died while running {cell.function} ({outcome.message})"
-            else:
-                message = f"not run: {outcome.message}"
+                message += f"\n(it fails with {helpers} standing in too)"
             test.message, test.detail = message, detail
             test.case, test.case_visible = case.description, case.visible
             break
         else:
             test.passed, test.points = True, cell.points
             test.message = "passed"
+            if rescued:
+                names = " and ".join(rescued)
+                verb = "stands" if len(rescued) == 1 else "stand"
+                test.message = (f"{cell.function} passes when the reference {names} {verb} in: "
+                                f"fix {names} first")
+        if not test.passed and cell.function not in failed:
+            failed.append(cell.function)
     return results
 
 
 def _failed(task: Task, reason: str, flag: str | None = None) -> SubmissionResult:
     tests = [TestResult(c.grade_id, c.function, c.title, c.points, message="not graded: " + reason)
-             for c in SPEC]
+             for c in spec.SPEC]
     return SubmissionResult(task.student_id, 0, MAX_SCORE, reason, tests,
                             flags=[flag] if flag else [])
 
@@ -386,10 +464,21 @@ def get_toolkit(config: GradeConfig) -> sandbox.Toolkit:
 
 
 def make_kit(config: GradeConfig) -> Kit:
-    """Reference values (from :mod:`solutions.poisson`) and the source notebook."""
+    """The cases (hidden ones drawn from the course secret), their reference
+    values (from :mod:`solutions.poisson`) and the source notebook.
+
+    Warns (:class:`autograder.spec.NoSecretWarning`) when there is no secret.
+    """
+    import warnings
+
     from .reference import all_expected
 
-    return Kit(notebook.load_source(SOURCE_NOTEBOOK), all_expected(), config)
+    secret = spec.load_secret(config.secret_file)
+    if secret is None:
+        warnings.warn(spec.NO_SECRET_WARNING, spec.NoSecretWarning, stacklevel=2)
+    cells = spec.build(secret)
+    return Kit(notebook.load_source(SOURCE_NOTEBOOK), all_expected(cells), config, cells,
+               secret is not None)
 
 
 def make_task(sub: Submission) -> Task:
