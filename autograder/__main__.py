@@ -63,17 +63,34 @@ def parser() -> argparse.ArgumentParser:
                         "(groups student_id and file_id)")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+    g.add_argument("--secret-file", type=Path, default=None,
+                   help="file holding the course secret that draws the hidden tests "
+                        "(default: $AUTOGRADER_SECRET, else autograder/course_secret)")
     return p
 
 
 def _grade(args: argparse.Namespace) -> int:
+    import warnings
+
     from .collect import DEFAULT_REGEXP, find_submissions
     from .grade import GradeConfig, get_toolkit, grade_submissions
     from .sandbox import SandboxError
+    from .spec import NO_SECRET_WARNING, NoSecretWarning, load_secret
 
     out = args.out.resolve()
+    try:
+        secret = load_secret(args.secret_file)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if secret is None:
+        print(f"warning: {NO_SECRET_WARNING}", file=sys.stderr)
+        warnings.simplefilter("ignore", NoSecretWarning)  # said once, here
+    hidden = ("hidden tests drawn from the course secret" if secret is not None
+              else "hidden tests: PUBLIC default inputs (no course secret)")
     config = GradeConfig(timeout=args.timeout, submission_timeout=args.submission_timeout,
-                         memory_mb=args.memory, isolation=args.isolation)
+                         memory_mb=args.memory, isolation=args.isolation,
+                         secret_file=None if args.secret_file is None else str(args.secret_file))
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="autograder-collect-") as tmp:
         try:
@@ -102,9 +119,9 @@ def _grade(args: argparse.Namespace) -> int:
     print(
         f"graded {len(results)} submissions in {elapsed:.1f} s "
         f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
-        f"{flagged} flagged for review.\n"
-        f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'feedback'}/\n"
-        f"  {out / 'summary.png'}",
+        f"{flagged} flagged for review; {hidden}.\n"
+        f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'similarity.csv'}\n"
+        f"  {out / 'feedback'}/\n  {out / 'summary.png'}",
         file=sys.stderr,
     )
     return 0

@@ -572,6 +572,9 @@ def grade_submissions(
         if own:
             executor.shutdown(wait=True)
     results.sort(key=lambda r: r.student_id)
+    from .similarity import flag_copies
+
+    flag_copies(tasks, results, kit.source, None if out is None else Path(out))
     if out is not None:
         from .report import write_outputs
 
