@@ -283,7 +283,7 @@ def added_imports(student: str, source: str) -> tuple[str, bool]:
     try:
         released = {ast.dump(node) for node in theirs.body if isinstance(node, imports)}
         added = [ast.unparse(node) for node in mine.body
-                 if isinstance(node, imports) and not node.level
+                 if isinstance(node, imports) and not getattr(node, "level", 0)
                  and ast.dump(node) not in released]
         rest = [ast.dump(node) for node in mine.body if not isinstance(node, imports)]
         rest_released = [ast.dump(node) for node in theirs.body if not isinstance(node, imports)]

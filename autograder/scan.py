@@ -69,11 +69,15 @@ class _Visitor:
         self.where = where
         self.aliases = aliases
         self.found: list[tuple[str, str, int]] = []
+        self.code_strings: set[int] = set()  # cell-magic bodies: scanned as code instead
 
     def visit(self, tree: ast.AST) -> None:
         stack = [tree]
         while stack:
             node = stack.pop()
+            bodies = magic_bodies(node)
+            if bodies:
+                self.code_strings.add(id(node.args[2]))
             handler = getattr(self, "visit_" + type(node).__name__, None)
             if handler is not None:
                 try:
@@ -81,7 +85,7 @@ class _Visitor:
                 except RecursionError:  # e.g. f()()()...: nothing to report there
                     pass
             stack.extend(reversed(list(ast.iter_child_nodes(node))))
-            stack.extend(reversed(magic_bodies(node)))
+            stack.extend(reversed(bodies))
 
     def add(self, category: str, what: str, node: ast.AST) -> None:
         self.found.append((category, what, getattr(node, "lineno", 0)))
@@ -200,7 +204,7 @@ class _Visitor:
 
     def visit_Constant(self, node: ast.Constant) -> None:
         value = node.value
-        if isinstance(value, str):
+        if isinstance(value, str) and id(node) not in self.code_strings:
             pathlike = ("/" in value or "\\" in value) and PATH_WORDS.search(value)
             if NOTEBOOK_PATH.search(value) or pathlike or value.strip() in COURSE_MODULES:
                 text = node.value if len(node.value) <= 60 else node.value[:57] + "..."

@@ -119,10 +119,10 @@ def student_code(data: bytes, source: notebook.SourceNotebook,
     """The code a student wrote: what runs of theirs, minus cells left as released."""
     released = _released_sources() if released is None else released
     try:
-        nb = notebook.parse(data)
-    except notebook.InvalidNotebook:
+        cells = notebook.plan(notebook.parse(data), source).cells
+    except (notebook.InvalidNotebook, RecursionError, MemoryError):
         return []
-    return [notebook.python_source(c.source) for c in notebook.plan(nb, source).cells
+    return [notebook.python_source(c.source) for c in cells
             if c.from_student and c.source.strip() not in released]
 
 
