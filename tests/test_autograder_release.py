@@ -202,6 +202,14 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     released = course / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
     assert [_text(c) for c in _cells(released)] == [_text(c) for c in _cells(RELEASE)]
     naive = solved(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E, log_likelihood=NAIVE_LL)
+    # A student validating a naive (not log-space) solution is told so by the
+    # visible cases of the extreme cells, numbers first (validate cuts lines).
+    (tmp_path / "naive.ipynb").write_bytes(dumps(naive))
+    proc = _nbgrader(course, "validate", str(tmp_path / "naive.ipynb"))
+    assert "VALIDATION FAILED ON 3 CELL(S)!" in proc.stdout, proc.stdout + proc.stderr
+    assert "AssertionError: log_poisson_pmf(x, lam)[2, 0] is -inf, expected -6605.775359" \
+        in proc.stdout
+    assert "AssertionError: e_step: tau[1, 0] is nan" in proc.stdout
     for student, nb in {"ref": solved(), "naive": naive}.items():
         folder = course / "submitted" / student / "poisson_mixture"
         folder.mkdir(parents=True)
