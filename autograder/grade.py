@@ -9,12 +9,16 @@ student's code:
 3. run the student's cells in a sandboxed child (:mod:`autograder.sandbox`),
    one cell per request with a timeout; a cell that times out or kills the
    child is skipped, the child is restarted and the cells before it replayed;
-4. for each test case of :data:`autograder.spec.SPEC`, send the function name
-   and plain arrays to the child and get plain arrays back (a crash costs
-   that test only: the child is restarted for the next one);
+4. for each test case of :mod:`autograder.spec` (hidden ones drawn from the
+   course secret), send the function name and plain arrays to the child and
+   get plain arrays back (a crash costs that test only: the child is
+   restarted for the next one);
 5. judge those arrays here with :mod:`autograder.checks` against the values of
    :mod:`solutions.poisson`. No object the student made ever reaches this
-   process: only numbers, decoded with ``allow_pickle=False``.
+   process: only numbers, decoded with ``allow_pickle=False``. A case that
+   fails while a helper it calls failed its own tests is run again with the
+   instructor's helper standing in (see :func:`_judge`);
+6. after the batch, :mod:`autograder.similarity` flags copied code.
 
 :func:`grade_submissions` grades a batch on any
 :class:`concurrent.futures.Executor` (a thread pool by default, whose threads
