@@ -74,6 +74,9 @@ def parser() -> argparse.ArgumentParser:
                         "now and keep the others)")
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
+    g.add_argument("--secret-file", type=Path, default=None,
+                   help="file holding the course secret that draws the hidden tests "
+                        "(default: $AUTOGRADER_SECRET, else autograder/course_secret)")
     return p
 
 
@@ -97,12 +100,26 @@ def _collect(args: argparse.Namespace, out: Path):
 
 
 def _grade(args: argparse.Namespace) -> int:
+    import warnings
+
     from .grade import GradeConfig, get_toolkit, grade_submissions
     from .sandbox import SandboxError
+    from .spec import NO_SECRET_WARNING, NoSecretWarning, load_secret
 
     out = args.out.absolute()
+    try:
+        secret = load_secret(args.secret_file)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if secret is None:
+        print(f"warning: {NO_SECRET_WARNING}", file=sys.stderr)
+        warnings.simplefilter("ignore", NoSecretWarning)  # said once, here
+    hidden = ("hidden tests drawn from the course secret" if secret is not None
+              else "hidden tests: PUBLIC default inputs (no course secret)")
     config = GradeConfig(timeout=args.timeout, submission_timeout=args.submission_timeout,
-                         memory_mb=args.memory, isolation=args.isolation)
+                         memory_mb=args.memory, isolation=args.isolation,
+                         secret_file=None if args.secret_file is None else str(args.secret_file))
     start = time.monotonic()
     subs = _collect(args, out)
     if isinstance(subs, str):
@@ -125,9 +142,9 @@ def _grade(args: argparse.Namespace) -> int:
     print(
         f"graded {len(results)} submissions in {elapsed:.1f} s "
         f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
-        f"{flagged} flagged for review.\n"
-        f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'feedback'}/\n"
-        f"  {out / 'summary.png'}",
+        f"{flagged} flagged for review; {hidden}.\n"
+        f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'similarity.csv'}\n"
+        f"  {out / 'feedback'}/\n  {out / 'summary.png'}",
         file=sys.stderr,
     )
     if subs.skipped:

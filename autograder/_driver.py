@@ -227,7 +227,9 @@ class _Magics:
     """What ``get_ipython()`` offers a notebook cell outside IPython.
 
     Line magics and shell commands do nothing; the bodies of ``%%time``-like
-    cell magics run as ordinary code, so the functions they define exist.
+    cell magics run as ordinary code, so the functions they define exist;
+    ``%%writefile [-a] helper.py`` writes its file into the working directory,
+    which is on ``sys.path`` as in Jupyter, so ``import helper`` works.
     """
 
     RUN_BODY = frozenset({"time", "timeit", "capture", "prun"})
@@ -247,6 +249,25 @@ class _Magics:
     def run_cell_magic(self, name, line, body):
         if name in self.RUN_BODY:
             exec(compile(body, "<cell magic>", "exec"), self._ns)
+        elif name in ("writefile", "file"):
+            self._writefile(line, body)
+
+    @staticmethod
+    def _writefile(line, body):
+        import importlib
+        import shlex
+
+        words = shlex.split(line)
+        append = any(w in ("-a", "--append") for w in words)
+        names = [w for w in words if not w.startswith("-")]
+        if len(names) != 1:
+            raise ValueError(f"%%writefile needs one file name, got {line!r}")
+        with open(os.path.expanduser(names[0]), "a" if append else "w", encoding="utf-8") as f:
+            f.write(body)
+        here = os.getcwd()
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        importlib.invalidate_caches()
 
 
 def _text(value):

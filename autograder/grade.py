@@ -9,12 +9,16 @@ student's code:
 3. run the student's cells in a sandboxed child (:mod:`autograder.sandbox`),
    one cell per request with a timeout; a cell that times out or kills the
    child is skipped, the child is restarted and the cells before it replayed;
-4. for each test case of :data:`autograder.spec.SPEC`, send the function name
-   and plain arrays to the child and get plain arrays back (a crash costs
-   that test only: the child is restarted for the next one);
+4. for each test case of :mod:`autograder.spec` (hidden ones drawn from the
+   course secret), send the function name and plain arrays to the child and
+   get plain arrays back (a crash costs that test only: the child is
+   restarted for the next one);
 5. judge those arrays here with :mod:`autograder.checks` against the values of
    :mod:`solutions.poisson`. No object the student made ever reaches this
-   process: only numbers, decoded with ``allow_pickle=False``.
+   process: only numbers, decoded with ``allow_pickle=False``. A case that
+   fails while a helper it calls failed its own tests is run again with the
+   instructor's helper standing in (see :func:`_judge`);
+6. after the batch, :mod:`autograder.similarity` flags copied code.
 
 :func:`grade_submissions` grades a batch on any
 :class:`concurrent.futures.Executor` (a thread pool by default, whose threads
@@ -23,6 +27,7 @@ each drive one sandboxed child process); see its docstring for a cluster.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -35,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from . import checks, notebook, sandbox, scan
+from . import notebook, sandbox, scan, similarity, spec
 from .collect import FileRef, Skipped, Submission, Unreadable, ZipRef
-from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK, SPEC
+from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE_NOTEBOOK = PACKAGE / "source" / ASSIGNMENT / NOTEBOOK
@@ -60,12 +65,17 @@ class GradeConfig:
     isolation : str
         ``"auto"``, ``"root"``, ``"userns"`` or ``"none"``; see
         :mod:`autograder.sandbox`.
+    secret_file : str, optional
+        File holding the course secret from which the hidden cases are drawn;
+        by default ``$AUTOGRADER_SECRET`` or ``autograder/course_secret``
+        (see :func:`autograder.spec.load_secret`).
     """
 
     timeout: float = 30.0
     submission_timeout: float = 300.0
     memory_mb: int = 2048
     isolation: str = "auto"
+    secret_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,8 @@ class Kit:
     source: notebook.SourceNotebook
     expected: dict[str, list[Any]]
     config: GradeConfig
+    cells: tuple[spec.GradeCell, ...] = spec.SPEC  # hidden cases drawn from the secret
+    secret: bool = False  # whether a course secret drew them (else: public default)
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,9 @@ class SubmissionResult:
     flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
     isolation: str = ""
+    #: The shape of the student's own code (:func:`autograder.similarity.fingerprint`),
+    #: kept with the result so that a regrade compares with the whole class.
+    fingerprint: list[int] = field(default_factory=list)
 
     @property
     def points(self) -> dict[str, int]:
@@ -293,58 +308,128 @@ def _describe(outcome: sandbox.Outcome, timeout: float) -> str:
 
 def _assemble(function: str, arrays: list[np.ndarray]) -> Any:
     """The child's arrays back in the shape of the function's result."""
-    sizes = {"m_step": 2, "em": 3}
-    want = sizes.get(function, 1)
-    if len(arrays) != want:
+    outputs = spec.FUNCTIONS[function].outputs
+    if len(arrays) != (len(outputs) or 1):
         raise AssertionError(f"{function}: the result could not be read")
-    if function in sizes:
-        return tuple(arrays)
-    return arrays[0]
+    return tuple(arrays) if outputs else arrays[0]
+
+
+def _outcome_message(function: str, outcome: sandbox.Outcome, expected: Any, case: spec.Case,
+                     timeout: float) -> tuple[str, str]:
+    """``("", "")`` when the call's result passes the check, else (message, detail)."""
+    if outcome.kind == "ok":
+        try:
+            spec.FUNCTIONS[function].check(_assemble(function, outcome.arrays), expected,
+                                           **case.options)
+            return "", ""
+        except AssertionError as exc:
+            return str(exc), ""
+        except Exception as exc:
+            return f"{function}: the result could not be checked ({exc})", ""
+    if outcome.kind == "error":
+        message = f"{function} raised {outcome.etype}"
+        return message + (f": {outcome.message}" if outcome.message else ""), outcome.traceback
+    if outcome.kind == "bad_result":
+        return outcome.message, ""
+    if outcome.kind == "timeout":
+        return f"{function} did not return within {timeout:g} s (infinite loop?)", ""
+    if outcome.kind == "died":
+        return f"the Python process died while running {function} ({outcome.message})", ""
+    return f"not run: {outcome.message}", ""
+
+
+# Stand-ins run in the student's namespace: save the student's helpers, define
+# the instructor's (from the source notebook's solution cells), call, restore.
+_SAVE = """__autograder_saved__ = {{}}
+for __autograder_name__ in {names!r}:
+    __autograder_saved__[__autograder_name__] = globals().get(__autograder_name__)
+"""
+_RESTORE = """for __autograder_name__, __autograder_value__ in __autograder_saved__.items():
+    if __autograder_value__ is None:
+        globals().pop(__autograder_name__, None)
+    else:
+        globals()[__autograder_name__] = __autograder_value__
+del __autograder_saved__, __autograder_name__, __autograder_value__
+"""
+
+
+def _with_standins(runner: Runner, kit: Kit, names: list[str], call: Callable[[], Any]) -> Any:
+    """``call()`` with the instructor's ``names`` standing in for the student's
+    functions in the child; None when they could not be put in place."""
+    sources = {c.grade_id: c.source for c in kit.source.cells if c.kind == "solution"}
+    if any(name not in sources for name in names):
+        return None
+    if runner.out_of_time() or not runner._ensure_child():
+        return None
+    setup = _SAVE.format(names=tuple(names)) + "\n".join(sources[n] for n in names)
+    if runner.child.execute("reference helpers", setup, kit.config.timeout).kind != "ok":
+        runner.close()  # a fresh child replays the student's cells without them
+        return None
+    try:
+        return call()
+    finally:
+        if runner.child is not None and runner.child.alive:
+            if runner.child.execute("restore", _RESTORE, kit.config.timeout).kind != "ok":
+                runner.close()
+
+
+def _attempt(runner: Runner, kit: Kit, function: str, case: spec.Case,
+             expected: Any) -> tuple[str, str]:
+    outcome = runner.call(function, list(case.args), dict(case.kwargs))
+    return _outcome_message(function, outcome, expected, case, kit.config.timeout)
 
 
 def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
+    """Call the graded functions on every case and judge the results.
+
+    Each bug is charged once: a case that fails while one of the function's
+    helpers (:attr:`autograder.spec.Function.helpers`) has failed its own tests
+    is run again with the instructor's version of those helpers standing in;
+    if it passes then, the points are earned and the message says which helper
+    to fix first. The instructor's version of the function under test never
+    enters the child. Cells are judged in notebook order, so a helper is judged
+    before the functions that call it.
+    """
     results = []
-    for cell in SPEC:
+    failed: list[str] = []  # functions that failed one of their own cells
+    for cell in kit.cells:
+        function = cell.graded
         test = TestResult(cell.grade_id, cell.function, cell.title, cell.points)
         results.append(test)
+        rescued: list[str] = []
         for case, expected in zip(cell.cases, kit.expected[cell.grade_id], strict=True):
-            outcome = runner.call(cell.function, list(case.args), dict(case.kwargs))
-            message, detail = "", ""
-            if outcome.kind == "ok":
-                try:
-                    value = _assemble(cell.function, outcome.arrays)
-                    checks.check_result(cell.function, value, expected, **case.options)
+            attempt = functools.partial(_attempt, runner, kit, cell.function, case, expected)
+            message, detail = attempt()
+            if not message:
+                continue
+            suspects = [h for h in function.helpers if h in failed]
+            if suspects:
+                again = _with_standins(runner, kit, suspects, attempt)
+                helpers = " and ".join(f"the reference {h}" for h in suspects)
+                if again is not None and not again[0]:
+                    rescued += [h for h in suspects if h not in rescued]
                     continue
-                except AssertionError as exc:
-                    message = str(exc)
-                except Exception as exc:
-                    message = f"{cell.function}: the result could not be checked ({exc})"
-            elif outcome.kind == "error":
-                message = f"{cell.function} raised {outcome.etype}"
-                message += f": {outcome.message}" if outcome.message else ""
-                detail = outcome.traceback
-            elif outcome.kind == "bad_result":
-                message = outcome.message
-            elif outcome.kind == "timeout":
-                message = (f"{cell.function} did not return within {kit.config.timeout:g} s "
-                           "(infinite loop?)")
-            elif outcome.kind == "died":
-                message = f"the Python process died while running {cell.function} ({outcome.message})"
-            else:
-                message = f"not run: {outcome.message}"
+                message += f"\n(it fails with {helpers} standing in too)"
             test.message, test.detail = message, detail
             test.case, test.case_visible = case.description, case.visible
             break
         else:
             test.passed, test.points = True, cell.points
             test.message = "passed"
+            if rescued:
+                names = " and ".join(rescued)
+                verb = "stands" if len(rescued) == 1 else "stand"
+                test.message = (f"{cell.function} passes when the reference {names} {verb} in: "
+                                f"fix {names} first")
+        if not test.passed and cell.function not in failed:
+            failed.append(cell.function)
     return results
 
 
 def _failed(task: Task, reason: str, flag: str | None = None) -> SubmissionResult:
     message = reason if reason.startswith("not graded") else "not graded: " + reason
     tests = [TestResult(c.grade_id, c.function, c.title, c.points, message=message)
-             for c in SPEC]
+             for c in spec.SPEC]
     return SubmissionResult(task.student_id, 0, MAX_SCORE, reason, tests,
                             flags=[flag] if flag else [])
 
@@ -368,6 +453,7 @@ def grade_task(task: Task, kit: Kit) -> SubmissionResult:
     cells = [notebook.RunCell(c.label, _transform(c.source), c.from_student, c.first_line)
              for c in plan.cells]
     findings = scan.scan([(c.label, c.source) for c in cells if c.from_student])
+    prints = similarity.fingerprint(similarity.plan_code(plan.cells))
     toolkit = get_toolkit(kit.config)
     runner = Runner(toolkit, cells, kit.config, start + kit.config.submission_timeout)
     try:
@@ -387,6 +473,7 @@ def grade_task(task: Task, kit: Kit) -> SubmissionResult:
         flags=_unique([*plan.flags, *findings, *runner.flags]),
         seconds=time.monotonic() - start,
         isolation=toolkit.isolation,
+        fingerprint=sorted(prints),
     )
 
 
@@ -407,10 +494,21 @@ def get_toolkit(config: GradeConfig) -> sandbox.Toolkit:
 
 
 def make_kit(config: GradeConfig) -> Kit:
-    """Reference values (from :mod:`solutions.poisson`) and the source notebook."""
+    """The cases (hidden ones drawn from the course secret), their reference
+    values (from :mod:`solutions.poisson`) and the source notebook.
+
+    Warns (:class:`autograder.spec.NoSecretWarning`) when there is no secret.
+    """
+    import warnings
+
     from .reference import all_expected
 
-    return Kit(notebook.load_source(SOURCE_NOTEBOOK), all_expected(), config)
+    secret = spec.load_secret(config.secret_file)
+    if secret is None:
+        warnings.warn(spec.NO_SECRET_WARNING, spec.NoSecretWarning, stacklevel=2)
+    cells = spec.build(secret)
+    return Kit(notebook.load_source(SOURCE_NOTEBOOK), all_expected(cells), config, cells,
+               secret is not None)
 
 
 def make_task(sub: Submission) -> Task:
@@ -517,11 +615,16 @@ def grade_submissions(
     by_id = {t.student_id: t for t in tasks}
     for r in results:  # what collection found (roster, file names) comes first
         r.flags = _unique([*by_id[r.student_id].flags, *r.flags])
-    if out is not None:
+    if out is None:
+        from .similarity import flag_copies
+
+        flag_copies(results, kit.source)
+    else:
         from .report import write_outputs
 
         if skipped is None:
             skipped = getattr(submissions, "skipped", ())
+        # Copies are looked for in the whole class, once merged with OUT's.
         write_outputs(results, Path(out), skipped=skipped, replace=replace,
-                      absent={t.student_id for t in tasks if t.absent})
+                      absent={t.student_id for t in tasks if t.absent}, source=kit.source)
     return results

@@ -8,23 +8,38 @@ through nbgrader's ``grade_id``:
   edited, retyped (code ↔ markdown) or duplicated test cell is therefore
   "restored" by construction; each is recorded for the status and the flags;
 * read-only cells (``locked``, e.g. the imports) run in their source version;
-  a deleted or edited one is restored the same way;
+  a deleted or edited one is restored the same way, except that import
+  statements the student added to it run right after it (a student who adds
+  ``from scipy.special import xlogy`` to the setup cell gets it);
 * the student's solution cells and any cell the student added run as
   submitted, in notebook order;
 * source cells whose metadata says ``"autograder": {"run": false}`` (the test
   helpers, the horse-kick part) are not run.
+
+A test or read-only cell counts as edited when the code it executes changed:
+both versions are compared as syntax trees (comments, blank lines and layout do
+not count) whose numbers may differ in their last bits (a re-release computed
+on another machine), so rewording a comment flags nothing while changing what
+a test does still does.
+
+Notebooks are read as UTF-8 (with or without a byte-order mark), UTF-16 or
+UTF-32 (as Windows tools save them).
 
 Nothing here runs student code; it only reads JSON.
 """
 
 from __future__ import annotations
 
+import ast
+import codecs
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SOURCE_KINDS = ("test", "locked", "solution", "answer", "other")
+#: Numbers in a test cell that agree to this relative tolerance are the same.
+NUMBER_RTOL = 1e-9
 
 
 class InvalidNotebook(ValueError):
@@ -34,7 +49,7 @@ class InvalidNotebook(ValueError):
 @dataclass(frozen=True)
 class SourceCell:
     grade_id: str
-    kind: str  # one of SOURCE_KINDS
+    kind: str  # "test", "locked", "solution", "answer" or "other"
     cell_type: str
     source: str
     run: bool
@@ -115,6 +130,30 @@ def load_source(path: Path) -> SourceNotebook:
     return SourceNotebook(tuple(cells))
 
 
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decode(data: bytes) -> str:
+    """The text of a notebook file: UTF-8, UTF-16 or UTF-32, by its byte-order
+    mark or, without one, by where the zero bytes of its first character are
+    (JSON text starts with an ASCII character, RFC 8259)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    head = data[:4]
+    if len(head) == 4 and head[:3] == b"\0\0\0":
+        return data.decode("utf-32-be")
+    if len(head) == 4 and head[1:] == b"\0\0\0":
+        return data.decode("utf-32-le")
+    if len(head) >= 2 and head[0] == 0:
+        return data.decode("utf-16-be")
+    if len(head) >= 2 and head[1] == 0:
+        return data.decode("utf-16-le")
+    return data.decode("utf-8")
+
+
 def parse(data: bytes) -> dict[str, Any]:
     """The notebook in ``data`` as a dict with a list of cells.
 
@@ -122,12 +161,14 @@ def parse(data: bytes) -> dict[str, Any]:
     format 3 are converted with nbformat; format 4 is read leniently (only the
     cell type, the source and the metadata of each cell matter here).
     """
-    if not data.strip():
+    try:
+        text = decode(data)
+    except UnicodeDecodeError:
+        raise InvalidNotebook("invalid notebook: not text (UTF-8, UTF-16 or UTF-32)") from None
+    if not text.strip():
         raise InvalidNotebook("invalid notebook: empty file")
     try:
-        nb = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InvalidNotebook("invalid notebook: not UTF-8 text") from None
+        nb = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidNotebook(
             f"invalid notebook: not valid JSON (line {exc.lineno}, column {exc.colno})"
@@ -180,8 +221,75 @@ def _visible(text: str) -> list[str]:
     return lines
 
 
+def python_source(text: str) -> str:
+    """Notebook syntax (``%magic``, ``!cmd``) as plain Python."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(text)
+    except Exception:
+        return text
+
+
+def _parse(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(python_source(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def executed_code(text: str) -> tuple[str, list[Any]] | None:
+    """What a cell executes: its syntax tree without comments and layout, with
+    its numbers apart (compared with a tolerance); None if it does not parse."""
+    tree = _parse("\n".join(_visible(text)))
+    if tree is None:
+        return None
+    numbers: list[Any] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float, complex):
+            numbers.append(node.value)
+            node.value = 0
+    try:
+        return ast.dump(tree), numbers
+    except (RecursionError, MemoryError):
+        return None
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, complex) or isinstance(b, complex):
+        return False
+    return math.isclose(a, b, rel_tol=NUMBER_RTOL, abs_tol=0.0)
+
+
 def _same(student: str, source: str) -> bool:
-    return _visible(student) == _visible(source)
+    """Whether a test or read-only cell executes the same code as released."""
+    mine, theirs = executed_code(student), executed_code(source)
+    if theirs is None:
+        return _visible(student) == _visible(source)
+    if mine is None or mine[0] != theirs[0] or len(mine[1]) != len(theirs[1]):
+        return False
+    return all(_same_number(a, b) for a, b in zip(mine[1], theirs[1], strict=True))
+
+
+def added_imports(student: str, source: str) -> tuple[str, bool]:
+    """The top-level import statements of ``student`` that ``source`` lacks,
+    as code, and whether the rest of the two cells executes the same code."""
+    mine, theirs = _parse(student), _parse(source)
+    if mine is None or theirs is None:
+        return "", False
+    imports = (ast.Import, ast.ImportFrom)
+    try:
+        released = {ast.dump(node) for node in theirs.body if isinstance(node, imports)}
+        added = [ast.unparse(node) for node in mine.body
+                 if isinstance(node, imports) and not getattr(node, "level", 0)
+                 and ast.dump(node) not in released]
+        rest = [ast.dump(node) for node in mine.body if not isinstance(node, imports)]
+        rest_released = [ast.dump(node) for node in theirs.body if not isinstance(node, imports)]
+    except (RecursionError, MemoryError):
+        return "", False
+    return "\n".join(added), rest == rest_released
 
 
 def plan(nb: dict[str, Any], source: SourceNotebook) -> Plan:
@@ -222,15 +330,24 @@ def plan(nb: dict[str, Any], source: SourceNotebook) -> Plan:
         seen[gid] = seen.get(gid, 0) + 1
         duplicate = seen[gid] > 1
         if src.kind in ("test", "locked"):
+            imports, only_imports = "", False
+            runs = src.kind == "locked" and src.cell_type == "code" and src.run
             if ctype != src.cell_type:
                 if not duplicate:
                     retyped[src.kind].append(gid)
             elif not duplicate and not _same(text, src.source):
-                edited[src.kind].append(gid)
-            if (not duplicate and src.kind == "locked" and src.cell_type == "code"
-                    and src.run):
+                if runs:
+                    imports, only_imports = added_imports(text, src.source)
+                if not only_imports:
+                    edited[src.kind].append(gid)
+            if not duplicate and runs:
                 out.cells.append(RunCell(f"{label} ({gid}, as released)", src.source, False,
                                          _first_line(src.source)))
+                if imports:
+                    out.cells.append(RunCell(f"{label} ({gid}, your added imports)", imports,
+                                             True, _first_line(imports)))
+                    out.notes.append(f"The import statements you added to the read-only cell "
+                                     f"{gid} ran after it: " + "; ".join(imports.splitlines()))
         elif src.kind == "solution":
             if ctype != "code":
                 if not duplicate:

@@ -10,6 +10,9 @@
     ``invalid submission``, ``grader``, ``roster`` and ``collection``).
 ``OUT/skipped.csv``
     ``file, reason``: every file of the last run's input that was not graded.
+``OUT/similarity.csv``
+    ``student_a, student_b, similarity, what``: pairs of nearly identical code
+    in the whole class (see :mod:`autograder.similarity`).
 ``OUT/feedback/<name>.html``
     Per test: points, pass or fail, and a readable message; then what happened
     when the student's cells ran. ``<name>`` is :func:`feedback_name` of the id.
@@ -52,6 +55,8 @@ from pathlib import Path
 
 from .collect import Skipped
 from .grade import CellLog, SubmissionResult, TestResult
+from .notebook import SourceNotebook
+from .similarity import Match, flag_copies, similarity_csv
 from .spec import GRADE_IDS, MAX_SCORE, SPEC
 
 GRADE_COLUMNS = ("student_id", "score", "max_score", "status", *GRADE_IDS)
@@ -379,12 +384,15 @@ def load_class(out: Path, replace: bool = False) -> dict[str, tuple[SubmissionRe
 
 
 def render(results: list[SubmissionResult], skipped: Iterable[Skipped] = (),
-           pages: dict[str, bytes | None] | None = None) -> dict[str, bytes]:
+           pages: dict[str, bytes | None] | None = None,
+           matches: list[Match] = ()) -> dict[str, bytes]:
     """Every output file, by its path relative to OUT."""
     pages = pages or {}
     files = {
         "grades.csv": grades_csv(results).encode(),
         "flags.csv": flags_csv(results).encode(),
+        "similarity.csv": similarity_csv(list(matches),
+                                         lambda sid: csv_text(sid, CAP_ID)).encode(),
         "skipped.csv": skipped_csv(skipped).encode(),
         "results.json": results_json(results).encode(),
         "summary.png": summary_png(results),
@@ -398,7 +406,8 @@ def render(results: list[SubmissionResult], skipped: Iterable[Skipped] = (),
 
 def write_outputs(results: list[SubmissionResult], out: Path, *,
                   skipped: Iterable[Skipped] = (), replace: bool = False,
-                  absent: Iterable[str] = ()) -> list[SubmissionResult]:
+                  absent: Iterable[str] = (),
+                  source: SourceNotebook | None = None) -> list[SubmissionResult]:
     """Write ``out`` in one step: this run's results merged into the class there.
 
     A student graded now replaces their old row and feedback; every other
@@ -416,7 +425,8 @@ def write_outputs(results: list[SubmissionResult], out: Path, *,
         merged[r.student_id] = (r, None)
     ids = sorted(merged)
     final = [merged[i][0] for i in ids]
-    publish(out, render(final, skipped, {i: merged[i][1] for i in ids}))
+    matches = flag_copies(final, source) if source is not None else []
+    publish(out, render(final, skipped, {i: merged[i][1] for i in ids}, matches))
     return final
 
 

@@ -45,11 +45,47 @@ PATH_WORDS = re.compile(r"solutions|autograder|nbgrader|source|release|submitted
                         r"work|home|root|\.\.", re.IGNORECASE)
 
 
-class _Visitor(ast.NodeVisitor):
+def magic_bodies(node: ast.AST) -> list[ast.AST]:
+    """The code of a ``%%writefile`` / ``%%time`` cell (the string argument of
+    ``get_ipython().run_cell_magic``), which runs or is imported too."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "run_cell_magic" and len(node.args) == 3):
+        return []
+    body = node.args[2]
+    if not (isinstance(body, ast.Constant) and isinstance(body.value, str)):
+        return []
+    try:
+        return [ast.parse(body.value)]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+
+
+class _Visitor:
+    """Visits every node in source order (pre-order, as ``ast.NodeVisitor``),
+    with an explicit stack: a 500-branch ``elif`` or a 500-term sum nests
+    deeper than Python's recursion limit allows a recursive visitor to go."""
+
     def __init__(self, where: str, aliases: dict[str, str]) -> None:
         self.where = where
         self.aliases = aliases
         self.found: list[tuple[str, str, int]] = []
+        self.code_strings: set[int] = set()  # cell-magic bodies: scanned as code instead
+
+    def visit(self, tree: ast.AST) -> None:
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            bodies = magic_bodies(node)
+            if bodies:
+                self.code_strings.add(id(node.args[2]))
+            handler = getattr(self, "visit_" + type(node).__name__, None)
+            if handler is not None:
+                try:
+                    handler(node)
+                except RecursionError:  # e.g. f()()()...: nothing to report there
+                    pass
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+            stack.extend(reversed(bodies))
 
     def add(self, category: str, what: str, node: ast.AST) -> None:
         self.found.append((category, what, getattr(node, "lineno", 0)))
@@ -70,7 +106,6 @@ class _Visitor(ast.NodeVisitor):
             self._module(alias.name, node)
             local = alias.asname or alias.name.split(".")[0]
             self.aliases[local] = alias.name if alias.asname else alias.name.split(".")[0]
-        self.generic_visit(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -80,7 +115,6 @@ class _Visitor(ast.NodeVisitor):
         for alias in node.names:
             full = f"{module}.{alias.name}" if module else alias.name
             self.aliases[alias.asname or alias.name] = full
-        self.generic_visit(node)
 
     def dotted(self, node: ast.AST) -> str | None:
         """``np.testing.assert_allclose`` -> ``numpy.testing.assert_allclose``."""
@@ -131,16 +165,13 @@ class _Visitor(ast.NodeVisitor):
             for t in ast.walk(target) if isinstance(target, (ast.Tuple, ast.List)) else [target]:
                 if isinstance(t, (ast.Attribute, ast.Subscript, ast.Name)):
                     self._patched(t, node)
-        self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self._patched(node.target, node)
-        self.generic_visit(node)
 
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             self._patched(target, node)
-        self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         name = self.dotted(node.func) or ""
@@ -170,11 +201,10 @@ class _Visitor(ast.NodeVisitor):
                 self.add("monkeypatch", f"calls {name}()", node)
             elif what == "system" or what == "getoutput":
                 self.add("process control", "runs a shell command (!)", node)
-        self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         value = node.value
-        if isinstance(value, str):
+        if isinstance(value, str) and id(node) not in self.code_strings:
             pathlike = ("/" in value or "\\" in value) and PATH_WORDS.search(value)
             if NOTEBOOK_PATH.search(value) or pathlike or value.strip() in COURSE_MODULES:
                 text = node.value if len(node.value) <= 60 else node.value[:57] + "..."
@@ -185,7 +215,8 @@ def scan(cells: list[tuple[str, str]]) -> list[str]:
     """Findings for the student's code cells, given as ``(label, python source)``.
 
     Imports are tracked across cells (``import numpy as np`` in one cell makes
-    ``np.allclose = ...`` in a later one a numpy monkeypatch). Cells that do
+    ``np.allclose = ...`` in a later one a numpy monkeypatch), and the code of
+    cell magics such as ``%%writefile helper.py`` is scanned too. Cells that do
     not parse are skipped: running them reports the syntax error.
     """
     aliases = {"np": "numpy", "math": "math"}
@@ -194,7 +225,7 @@ def scan(cells: list[tuple[str, str]]) -> list[str]:
     for label, source in cells:
         try:
             tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         visitor = _Visitor(label, aliases)
         visitor.visit(tree)

@@ -83,8 +83,8 @@ def _check_params(pi: object, lam: object) -> PoissonParams:
     pi = v.check_weights(pi)
     lam = v.as_float_array(lam, "lam", 1)
     v.check_length(lam, len(pi), "lam")
-    if np.any(lam <= 0):
-        raise ValueError(f"lam must contain positive rates, got {lam}")
+    if np.any(lam < 0):
+        raise ValueError(f"lam must contain non-negative rates, got {lam}")
     return PoissonParams(pi, lam)
 
 
@@ -134,7 +134,7 @@ def log_poisson_pmf(x: object, lam: object) -> np.ndarray:
     x : array_like of shape (n,)
         Non-negative integer counts.
     lam : array_like of shape (K,)
-        Positive rates :math:`\lambda_k`.
+        Rates :math:`\lambda_k \ge 0` (:math:`\lambda_k = 0` is the point mass at 0).
 
     Returns
     -------
@@ -142,8 +142,8 @@ def log_poisson_pmf(x: object, lam: object) -> np.ndarray:
     """
     x = _check_counts(x)
     lam = v.as_float_array(lam, "lam", 1)
-    if np.any(lam <= 0):
-        raise ValueError(f"lam must contain positive rates, got {lam}")
+    if np.any(lam < 0):
+        raise ValueError(f"lam must contain non-negative rates, got {lam}")
     return _log_pmf(x, lam)
 
 
@@ -163,7 +163,7 @@ def e_step(x: object, pi: object, lam: object) -> np.ndarray:
     pi : array_like of shape (K,)
         Mixing proportions :math:`\pi_k` (non-negative, summing to 1).
     lam : array_like of shape (K,)
-        Positive rates :math:`\lambda_k`.
+        Rates :math:`\lambda_k \ge 0`.
 
     Returns
     -------

@@ -7,7 +7,9 @@ nbgrader in test_autograder_release.py.
 
 from __future__ import annotations
 
+import ast
 import csv
+import dataclasses
 import inspect
 import io
 import json
@@ -49,16 +51,91 @@ def test_spec_grade_cells_and_points():
     assert spec.MAX_SCORE == 15
     for cell in spec.SPEC:
         assert any(not case.visible for case in cell.cases), f"{cell.grade_id} has no hidden test"
+        assert any(case.visible for case in cell.cases), f"{cell.grade_id} has no visible test"
 
 
-def test_spec_covers_the_edge_cases_of_the_brief():
-    extreme = spec.grade_cell("test_e_step_extreme").cases
-    assert any(1000 in c.args[0] and 0.5 in c.args[2] for c in extreme)
-    assert any(np.min(c.args[1]) <= 1e-12 for c in extreme)
-    assert any(len(c.args[1]) == 1 for c in extreme)
-    edge = spec.grade_cell("test_m_step_edge").cases
+def test_helpers_are_graded_functions_judged_before_their_callers():
+    """The stand-in rule needs a helper's own verdict before its callers run."""
+    order = list(dict.fromkeys(c.function for c in spec.SPEC))
+    assert order == list(spec.FUNCTIONS)
+    for function in spec.FUNCTIONS.values():
+        assert function.name not in function.helpers
+        for helper in function.helpers:
+            assert order.index(helper) < order.index(function.name)
+    assert spec.FUNCTIONS["em"].helpers == ("log_poisson_pmf", "e_step", "m_step",
+                                           "log_likelihood")
+    assert spec.FUNCTIONS["m_step"].outputs == ("pi", "lam")
+    assert spec.FUNCTIONS["e_step"].outputs == ()
+
+
+SECRETS = [None, *(f"secret {i}" for i in range(12))]
+
+
+def _extreme_purposes(cells):
+    """What the hidden cases of the extreme cells must keep testing."""
+    for gid in ("test_e_step_extreme", "test_log_likelihood_extreme"):
+        hidden = [c for c in spec.grade_cell(gid, cells).cases if not c.visible]
+        assert any(np.any((c.args[0] >= 900) & (c.args[0] <= 1100))
+                   and np.any((c.args[2] >= 0.3) & (c.args[2] <= 0.7)) for c in hidden), gid
+        assert any(0 < np.min(c.args[1]) <= 1e-11 for c in hidden), gid
+        assert any(len(c.args[1]) == 1 and np.max(c.args[0]) >= 900 for c in hidden), gid
+        assert any(np.any(c.args[2] == 0) and np.any(c.args[0] > 0) for c in hidden), gid
+    pmf = [c for c in spec.grade_cell("test_log_pmf_extreme", cells).cases if not c.visible]
+    assert any(np.any(c.args[0] > 170) and np.any(c.args[0] >= 900) for c in pmf)
+    assert any(np.any(c.args[1] == 0) and np.any(c.args[0] > 0) for c in pmf)
+    edge = [c for c in spec.grade_cell("test_m_step_edge", cells).cases if not c.visible]
     assert any(c.args[1].shape[1] == 1 for c in edge)
     assert any(np.all(c.args[0] == 0) for c in edge)
+
+
+def test_hidden_cases_vary_with_the_secret_and_keep_their_purpose():
+    drawn = {secret: spec.build(secret) for secret in SECRETS}
+    for cells in drawn.values():
+        assert tuple(c.grade_id for c in cells) == spec.GRADE_IDS
+        assert [c.points for c in cells] == [c.points for c in spec.SPEC]
+        _extreme_purposes(cells)
+        for cell, public in zip(cells, spec.SPEC, strict=True):
+            for case, fixed in zip(cell.cases, public.cases, strict=True):
+                if case.visible:  # the visible examples never change
+                    assert all(np.array_equal(a, b) for a, b in zip(case.args, fixed.args,
+                                                                    strict=True))
+    for gid in spec.GRADE_IDS:
+        hidden = {repr([[a.tolist() for a in c.args] for c in spec.grade_cell(gid, cells).cases
+                        if not c.visible]) for cells in drawn.values()}
+        assert len(hidden) == len(SECRETS), f"{gid}: hidden inputs do not depend on the secret"
+    assert _inputs(spec.build("secret 3")) == _inputs(drawn["secret 3"])
+
+
+def test_load_secret_order_and_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(spec, "SECRET_FILE", tmp_path / "course_secret")
+    monkeypatch.delenv(spec.SECRET_ENV, raising=False)
+    assert spec.load_secret() is None
+    (tmp_path / "course_secret").write_text("from the file\n")
+    assert spec.load_secret() == "from the file"
+    monkeypatch.setenv(spec.SECRET_ENV, "from the environment")
+    assert spec.load_secret() == "from the environment"
+    (tmp_path / "given").write_text("  given  \n")
+    assert spec.load_secret(tmp_path / "given") == "given"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        spec.load_secret(tmp_path / "empty")
+    with pytest.raises(ValueError, match="cannot read"):
+        spec.load_secret(tmp_path / "missing")
+
+
+def test_make_kit_warns_without_a_secret(monkeypatch, tmp_path):
+    monkeypatch.setattr(spec, "SECRET_FILE", tmp_path / "none")
+    monkeypatch.delenv(spec.SECRET_ENV, raising=False)
+    with pytest.warns(spec.NoSecretWarning, match="PUBLIC default"):
+        kit = grade.make_kit(grade.GradeConfig())
+    assert not kit.secret and _inputs(kit.cells) == _inputs(spec.SPEC)
+    monkeypatch.setenv(spec.SECRET_ENV, "s")
+    kit = grade.make_kit(grade.GradeConfig())
+    assert kit.secret and _inputs(kit.cells) == _inputs(spec.build("s")) != _inputs(spec.SPEC)
+
+
+def _inputs(cells):
+    return [[[a.tolist() for a in case.args] for case in cell.cases] for cell in cells]
 
 
 def test_hasselblad_counts_match_the_data_file():
@@ -67,7 +144,11 @@ def test_hasselblad_counts_match_the_data_file():
 
 
 def _brute_log_pmf(x, lam):
-    return np.array([[k * math.log(m) - m - math.lgamma(k + 1) for m in lam] for k in x])
+    def one(k, m):
+        if m == 0:
+            return 0.0 if k == 0 else -math.inf
+        return k * math.log(m) - m - math.lgamma(k + 1)
+    return np.array([[one(int(k), float(m)) for m in lam] for k in x])
 
 
 def _brute_logsumexp(row):
@@ -75,10 +156,13 @@ def _brute_logsumexp(row):
     return top + math.log(sum(math.exp(v - top) for v in row))
 
 
-def test_reference_values_against_independent_computations(expected):
+@pytest.mark.parametrize("secret", [None, "secret 1", "secret 2"])
+def test_reference_values_against_independent_computations(secret):
     """solutions.poisson, as used for the expected values, against scipy and
     plain-Python formulas written here."""
-    for cell in spec.SPEC:
+    cells = spec.build(secret)
+    expected = all_expected(cells)
+    for cell in cells:
         for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
             f = cell.function
             if f == "log_poisson_pmf":
@@ -104,8 +188,10 @@ def test_reference_values_against_independent_computations(expected):
                 np.testing.assert_allclose(want[1], lam, rtol=1e-12)
 
 
-def test_em_reference_reaches_the_published_hasselblad_optimum(expected):
-    exact, mle = expected["test_em_hasselblad"]
+@pytest.mark.parametrize("secret", [None, *(f"secret {i}" for i in range(6))])
+def test_em_reference_reaches_the_published_hasselblad_optimum(secret):
+    cells = spec.build(secret)
+    exact, mle = all_expected(cells)["test_em_hasselblad"]
     assert round(mle["loglik_final"], 3) == -1989.946
     np.testing.assert_allclose(mle["pi"], [0.360, 0.640], atol=5e-4)
     np.testing.assert_allclose(mle["lam"], [1.256, 2.663], atol=5e-4)
@@ -118,13 +204,94 @@ def test_em_reference_reaches_the_published_hasselblad_optimum(expected):
     assert np.all(np.diff(exact["loglik_head"]) > 0)
 
 
+def _solution_namespace(**overrides):
+    """The instructor's five functions (source notebook), some replaced."""
+    from autograder_corpus.build import reference_code
+    from scipy.special import gammaln, logsumexp
+
+    codes = {**reference_code(), **overrides}
+    ns = {"np": np, "gammaln": gammaln, "logsumexp": logsumexp}
+    for name in spec.FUNCTIONS:
+        exec(codes[name], ns)
+    return ns
+
+
+def _verdicts(ns, cells):
+    expected = all_expected(cells)
+    out = {}
+    for cell in cells:
+        ok = True
+        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
+            try:
+                with np.errstate(all="ignore"):
+                    got = ns[cell.function](*case.args, **case.kwargs)
+                cell.graded.check(got, want, **case.options)
+            except AssertionError:
+                ok = False
+        out[cell.grade_id] = ok
+    return out
+
+
+@pytest.mark.parametrize("secret", [None, *(f"secret {i}" for i in range(5))])
+def test_solutions_pass_and_naive_code_fails_the_extreme_cells(secret):
+    """For any secret: the instructor's solution and a float32 one pass every
+    cell; a naive (not log-space) one fails exactly the extreme cells, on their
+    visible case already (so ``nbgrader validate`` tells the student)."""
+    from autograder_corpus.build import FLOAT32, NAIVE_E, NAIVE_LL, NAIVE_PMF
+
+    cells = spec.build(secret)
+    assert all(_verdicts(_solution_namespace(), cells).values())
+    assert all(_verdicts(_solution_namespace(**FLOAT32), cells).values())
+    naive = _solution_namespace(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E,
+                                log_likelihood=NAIVE_LL)
+    extreme = {"test_log_pmf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme"}
+    assert {g for g, ok in _verdicts(naive, cells).items() if not ok} == extreme
+    only_visible = tuple(
+        dataclasses.replace(c, cases=tuple(k for k in c.cases if k.visible)) for c in cells)
+    assert {g for g, ok in _verdicts(naive, only_visible).items() if not ok} == extreme
+
+
 def test_source_notebook_is_up_to_date_with_the_spec():
-    """The embedded reference values equal what solutions.poisson computes now."""
+    """The embedded reference values equal what solutions.poisson computes now
+    (to 1e-12: build-source keeps the text of numbers that differ in the last bits)."""
     import nbformat
 
     current = SOURCE.read_text()
     assert nbformat.writes(build_source.render(nbformat.reads(current, as_version=4))) + "\n" \
         == current, "run: python -m autograder build-source"
+
+
+def test_build_source_keeps_numbers_that_differ_in_the_last_bits():
+    """Another machine's BLAS changes the last bits: that rewrites nothing; a
+    real change of an expected value does rewrite the cell."""
+    import nbformat
+
+    nb = nbformat.reads(SOURCE.read_text(), as_version=4)
+    expected = all_expected()
+    nudged = {gid: [_nudge(v, 1 + 2e-16) for v in values] for gid, values in expected.items()}
+    kept = build_source.render(nb, nudged)
+    assert [c.source for c in kept.cells] == [c.source for c in nb.cells]
+    changed = dict(expected, test_e_step_basic=[_nudge(v, 1 + 1e-9)
+                                                for v in expected["test_e_step_basic"]])
+    rewritten = build_source.render(nb, changed)
+    differ = [c.metadata.get("nbgrader", {}).get("grade_id")
+              for c, d in zip(rewritten.cells, nb.cells, strict=True) if c.source != d.source]
+    assert differ == ["test_e_step_basic"]
+    assert build_source.same_up_to_numbers("x = [1.0, 2.5]  # a", "x = [1.0000000000000002, 2.5]  # a")
+    assert not build_source.same_up_to_numbers("x = [1.0, 2.5]", "x = [1.001, 2.5]")
+    assert not build_source.same_up_to_numbers("x = [1.0, 2.5]  # a", "x = [1.0, 2.5]  # b")
+
+
+def _nudge(value, factor):
+    if isinstance(value, dict):
+        return {k: _nudge(v, factor) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_nudge(v, factor) for v in value)
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return np.asarray(value, dtype=float) * factor if np.ndim(value) else float(value) * factor
 
 
 def test_notebook_points_match_the_spec():
@@ -138,17 +305,13 @@ def test_notebook_points_match_the_spec():
 
 def test_array_literal_round_trips_exactly():
     rng = np.random.default_rng(0)
-    for a in (rng.normal(size=7) * 1e-200, rng.random((4, 3)), np.arange(40), np.array(2.5)):
+    for a in (rng.normal(size=7) * 1e-200, rng.random((4, 3)), np.arange(40), np.array(2.5),
+              np.array([[0.0, -np.inf], [-3.5, -np.inf]])):
         assert np.array_equal(eval(build_source.array_literal(a), {"np": np}), a)
 
 
 # --------------------------------------------------------------------------
 # checks (the judge)
-
-
-def _pmf_case():
-    cell = spec.grade_cell("test_log_pmf_basic")
-    return cell.cases[0], all_expected()["test_log_pmf_basic"][0]
 
 
 def test_checks_accept_the_reference(expected):
@@ -160,45 +323,109 @@ def test_checks_accept_the_reference(expected):
                 got = (want["pi"], want["lam"], trace)
             else:
                 got = want
-            checks.check_result(cell.function, got, want, **case.options)
+            cell.graded.check(got, want, **case.options)
 
 
-def test_checks_messages_are_readable(expected):
-    tau = expected["test_e_step_basic"][0].copy()
+def test_checks_messages_put_the_numbers_first(expected):
+    want = expected["test_e_step_basic"][0]
+    tau = want.copy()
     tau[0] = [0.9, 0.4]
-    with pytest.raises(AssertionError, match=r"e_step: rows of tau do not sum to 1 "
-                                             r"\(max deviation 0\.3\)"):
-        checks.check_result("e_step", tau, expected["test_e_step_basic"][0])
+    with pytest.raises(AssertionError) as err:
+        checks.check_e_step(tau, want)
+    first = str(err.value).splitlines()[0]
+    assert first == "e_step: tau[0] sums to 1.3, not 1"
+    assert len(first) <= 67  # nbgrader validate cuts lines at 87 characters, indent included
     with pytest.raises(AssertionError, match="shape"):
-        checks.check_result("e_step", tau.T, expected["test_e_step_basic"][0])
-    bad = expected["test_e_step_basic"][0].copy()
+        checks.check_e_step(tau.T, want)
+    bad = want.copy()
     bad[1, 0] = np.nan
-    with pytest.raises(AssertionError, match=r"NaN.*log-sum-exp"):
-        checks.check_result("e_step", bad, expected["test_e_step_basic"][0])
+    with pytest.raises(AssertionError, match=r"(?s)^e_step: tau\[1, 0\] is nan\n.*log-sum-exp"):
+        checks.check_e_step(bad, want)
+    off = want.copy()
+    off[2, 1] += 1e-3
+    off[2, 0] -= 1e-3
+    with pytest.raises(AssertionError, match=r"^e_step: tau\[2, [01]\] is [\d.]+, expected [\d.]+\n"
+                                             r"\(2 of 10 values differ"):
+        checks.check_e_step(off, want)
     with pytest.raises(AssertionError, match="must return the tuple \\(pi, lam\\)"):
-        checks.check_result("m_step", np.ones(3), expected["test_m_step_basic"][0])
+        checks.check_m_step(np.ones(3), expected["test_m_step_basic"][0])
     with pytest.raises(AssertionError, match="not a numeric array"):
-        checks.check_result("log_poisson_pmf", [["a"]], np.zeros((1, 1)))
+        checks.check_log_poisson_pmf([["a"]], np.zeros((1, 1)))
     with pytest.raises(AssertionError, match="not a numeric array"):
-        checks.check_result("log_likelihood", 1 + 2j, 1.0)
+        checks.check_log_likelihood(1 + 2j, 1.0)
     with pytest.raises(AssertionError, match="one number"):
-        checks.check_result("log_likelihood", np.ones(2), 1.0)
+        checks.check_log_likelihood(np.ones(2), 1.0)
+    with pytest.raises(AssertionError, match=r"^log_likelihood is -inf, expected -5222\.6"):
+        checks.check_log_likelihood(-np.inf, expected["test_log_likelihood_extreme"][0])
+
+
+def test_check_log_pmf_wants_minus_infinity_exactly_where_the_reference_has_it():
+    x, lam = np.array([0, 2, 1000]), np.array([0.5, 0.0])
+    want = poisson_reference(x, lam)
+    assert want[0, 1] == 0 and np.isneginf(want[1:, 1]).all()
+    checks.check_log_poisson_pmf(want.copy(), want)
+    nan_at_zero = want.copy()
+    nan_at_zero[0, 1] = np.nan  # x log λ computed as 0 * log 0
+    with pytest.raises(AssertionError, match=r"(?s)^log_poisson_pmf\(x, lam\)\[0, 1\] is nan, "
+                                             r"expected 0\n.*xlogy"):
+        checks.check_log_poisson_pmf(nan_at_zero, want)
+    finite = want.copy()
+    finite[1, 1] = -1e300
+    with pytest.raises(AssertionError, match=r"\[1, 1\] is -1e\+300, expected -inf"):
+        checks.check_log_poisson_pmf(finite, want)
+    underflow = want.copy()
+    underflow[2, 0] = -np.inf
+    with pytest.raises(AssertionError, match=r"\[2, 0\] is -inf, expected -6605\.77"):
+        checks.check_log_poisson_pmf(underflow, want)
+
+
+def poisson_reference(x, lam):
+    from solutions import poisson
+
+    return poisson.log_poisson_pmf(x, lam)
+
+
+def test_float32_results_are_judged_with_float32_tolerances(expected):
+    """A result made of float32 numbers (as the grader receives them: upcast to
+    float64) gets float32 tolerances; float64 keeps the tight ones."""
+    want = expected["test_e_step_basic"][1]
+    f32 = want.astype(np.float32)
+    assert checks.single_precision(f32) and checks.single_precision(f32.astype(np.float64))
+    assert not checks.single_precision(want)
+    checks.check_e_step(f32.astype(np.float64), want)
+    noisy = (1 - 3e-5) * want + 3e-5 / want.shape[1]  # rows still sum to 1
+    with pytest.raises(AssertionError, match="differ"):
+        checks.check_e_step(noisy, want)  # float64 and off by 1e-5: wrong
+    checks.check_e_step(noisy.astype(np.float32), want)  # float32: within its precision
+    off = (0.99 * want + 0.01 / want.shape[1]).astype(np.float32)  # float32 but 1% off
+    with pytest.raises(AssertionError, match="differ"):
+        checks.check_e_step(off, want)
+    mle = expected["test_em_random"][1]
+    trace = np.r_[mle["loglik_head"], mle["loglik_final"]]
+    as32 = tuple(np.asarray(v, dtype=np.float32) for v in (mle["pi"], mle["lam"], trace))
+    checks.check_em(as32, mle, **spec.grade_cell("test_em_random").cases[1].options)
+    short = (as32[0], as32[1], as32[2][:-1].astype(np.float32))
+    with pytest.raises(AssertionError, match="did EM stop too early"):
+        checks.check_em(short, mle, **spec.grade_cell("test_em_random").cases[1].options)
 
 
 def test_check_em_up_to_permutation_and_its_failures(expected):
     want = expected["test_em_random"][1]
+    options = spec.grade_cell("test_em_random").cases[1].options
     trace = np.r_[want["loglik_head"], want["loglik_final"]]
     perm = [2, 0, 1]
-    checks.check_result("em", (want["pi"][perm], want["lam"][perm], trace), want,
-                        **spec.grade_cell("test_em_random").cases[1].options)
+    checks.check_em((want["pi"][perm], want["lam"][perm], trace), want, **options)
     with pytest.raises(AssertionError, match="loglik decreases at iteration 2"):
-        checks.check_result("em", (want["pi"], want["lam"],
-                                   np.r_[want["loglik_head"], want["loglik_head"][1] - 1,
-                                         want["loglik_final"]]), want)
+        checks.check_em((want["pi"], want["lam"],
+                         np.r_[want["loglik_head"], want["loglik_head"][1] - 1,
+                               want["loglik_final"]]), want)
     with pytest.raises(AssertionError, match="loglik\\[0\\]"):
-        checks.check_result("em", (want["pi"], want["lam"], trace[1:]), want)
+        checks.check_em((want["pi"], want["lam"], trace[1:]), want)
     with pytest.raises(AssertionError, match="lam"):
-        checks.check_result("em", (want["pi"], want["lam"] * 1.1, trace), want)
+        checks.check_em((want["pi"], want["lam"] * 1.1, trace), want)
+    exact = expected["test_em_hasselblad"][0]
+    with pytest.raises(AssertionError, match=r"^em: len\(loglik\) is 3, expected 4"):
+        checks.check_em((exact["pi"], exact["lam"], exact["loglik_head"][:3]), exact)
 
 
 def test_helpers_cell_is_checks_module():
@@ -206,12 +433,14 @@ def test_helpers_cell_is_checks_module():
     helpers = next(c for c in nb["cells"]
                    if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_helpers")
     text = "".join(helpers["source"])
-    for name in ("check_result", "normalise", "check_em", "check_e_step", "as_numeric"):
+    for function in spec.FUNCTIONS.values():
+        assert inspect.getsource(function.check).strip() in text
+    for name in ("normalise", "as_numeric", "single_precision"):
         assert inspect.getsource(getattr(checks, name)).strip() in text
     ns = {"np": np}
     exec(text, ns)  # runs after the setup cell, which imports numpy
-    with pytest.raises(AssertionError, match="rows of tau do not sum to 1"):
-        ns["check_result"]("e_step", np.array([[0.5, 0.6]]), np.array([[0.5, 0.5]]))
+    with pytest.raises(AssertionError, match=r"tau\[0\] sums to 1.1, not 1"):
+        ns["check_e_step"](np.array([[0.5, 0.6]]), np.array([[0.5, 0.5]]))
 
 
 # --------------------------------------------------------------------------
@@ -234,11 +463,12 @@ def test_parse_rejects_what_is_not_a_notebook():
     cases = {
         b"": "invalid notebook: empty file",
         b"  \n": "invalid notebook: empty file",
+        b"\xff\xfe": "invalid notebook: empty file",
         b"{oops": "invalid notebook: not valid JSON (line 1, column 2)",
         b"[1, 2]": "invalid notebook: not a Jupyter notebook",
         b'{"cells": 3}': "invalid notebook: not a Jupyter notebook (no list of cells)",
         b'{"cells": [{"cell_type": "python"}]}': "invalid notebook: a cell has no valid cell_type",
-        b"\xff\xfe": "invalid notebook: not UTF-8 text",
+        b"\x80{}": "invalid notebook: not text (UTF-8, UTF-16 or UTF-32)",
     }
     for data, message in cases.items():
         with pytest.raises(notebook.InvalidNotebook) as err:
@@ -246,13 +476,27 @@ def test_parse_rejects_what_is_not_a_notebook():
         assert str(err.value) == message
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be",
+                                      "utf-32", "utf-32-le", "utf-32-be"])
+def test_parse_reads_utf16_and_utf32_notebooks(encoding):
+    """Windows tools save notebooks as UTF-16 (with a byte-order mark) or with
+    a UTF-8 byte-order mark: the same notebook in every encoding parses alike."""
+    text = RELEASE.read_text(encoding="utf-8")
+    assert notebook.parse(text.encode(encoding)) == notebook.parse(text.encode("utf-8"))
+
+
 def test_plan_of_the_release_runs_setup_and_solutions_only():
     plan = notebook.plan(_release(), _source())
     labels = [c.label for c in plan.cells]
-    assert labels == ["cell 2 (setup, as released)", "cell 8 (log_poisson_pmf)",
-                      "cell 12 (e_step)", "cell 16 (m_step)", "cell 20 (log_likelihood)",
-                      "cell 24 (em)"]
+    at = {gid: n for n, gid in enumerate(_ids(_release()), start=1)}
+    assert labels == [f"cell {at['setup']} (setup, as released)",
+                      *(f"cell {at[f]} ({f})" for f in ("log_poisson_pmf", "e_step", "m_step",
+                                                        "log_likelihood", "em"))]
     assert plan.status == [] and plan.flags == []
+
+
+def _setup_source():
+    return _source().by_id["setup"].source
 
 
 def test_plan_detects_structural_changes():
@@ -261,7 +505,7 @@ def test_plan_detects_structural_changes():
     ids = _ids(nb)
     cells[ids.index("test_e_step_basic")]["source"] = "pass"  # edited
     cells[ids.index("test_m_step_edge")]["cell_type"] = "markdown"  # retyped
-    cells[ids.index("setup")]["source"] = "import numpy as np\nimport os"  # edited read-only
+    cells[ids.index("setup")]["source"] = "import numpy as np\nimport os\nnp.seterr(all='ignore')"
     cells.insert(ids.index("m_step"), json.loads(json.dumps(cells[ids.index("m_step")])))
     del cells[_ids(nb).index("test_em_random")]
     del cells[_ids(nb).index("test_log_pmf_basic")]
@@ -274,10 +518,52 @@ def test_plan_detects_structural_changes():
         "duplicated cell id (m_step)",
     ]
     assert all(f.startswith("notebook structure: ") for f in plan.flags)
-    # The released setup cell runs, not the edited one; both m_step copies run.
-    assert plan.cells[0].source.strip() == "import numpy as np\nfrom scipy.special import " \
-        "gammaln, logsumexp  # noqa: F401 - yours to use"
+    # The released setup cell runs, not the edited one, then the added import;
+    # both m_step copies run.
+    assert plan.cells[0].source == _setup_source() and not plan.cells[0].from_student
+    assert (plan.cells[1].source, plan.cells[1].from_student) == ("import os", True)
     assert sum("(m_step)" in c.label for c in plan.cells) == 2
+
+
+def test_imports_added_to_the_setup_cell_run_after_it():
+    """Adding ``from scipy.special import xlogy`` to the read-only setup cell is
+    fair: the released cell runs, then the added imports; nothing is flagged."""
+    nb = _release()
+    setup = nb["cells"][_ids(nb).index("setup")]
+    setup["source"] = ("import numpy as np  # numpy\nfrom scipy.special import xlogy\n"
+                       "import math as m\n")
+    plan = notebook.plan(nb, _source())
+    assert plan.status == [] and plan.flags == []
+    assert [c.label for c in plan.cells[:2]] == ["cell 2 (setup, as released)",
+                                                 "cell 2 (setup, your added imports)"]
+    assert plan.cells[1].source == "from scipy.special import xlogy\nimport math as m"
+    assert plan.notes == ["The import statements you added to the read-only cell setup ran "
+                          "after it: from scipy.special import xlogy; import math as m"]
+
+
+def test_tampering_means_changing_what_a_test_executes():
+    """Comments, blank lines and the last bits of numbers (a re-release on
+    another machine) are not edits; a changed value or call is."""
+    nb = _release()
+    ids = _ids(nb)
+    index = ids.index("test_e_step_basic")
+    text = notebook.cell_source(nb["cells"][index])
+    tree = ast.parse(text)
+    numbers = [n for n in ast.walk(tree) if isinstance(n, ast.Constant)
+               and isinstance(n.value, float) and n.value not in (0.0, 1.0)]
+    assert numbers
+    for n in numbers:
+        n.value = float(np.nextafter(n.value, np.inf))  # the last bit
+    reworded = "# reworded comment\n\n" + ast.unparse(tree) + "\n# the end\n"
+    nb["cells"][index]["source"] = reworded
+    assert notebook.plan(nb, _source()).status == []
+    numbers[0].value *= 1.001
+    nb["cells"][index]["source"] = ast.unparse(tree)
+    assert notebook.plan(nb, _source()).status == [
+        "restored 1 edited test cell (test_e_step_basic)"]
+    nb["cells"][index]["source"] = text.replace("check_e_step(", "print(")
+    assert notebook.plan(nb, _source()).status == [
+        "restored 1 edited test cell (test_e_step_basic)"]
 
 
 def test_plan_restores_a_deleted_setup_cell_in_place():
@@ -286,8 +572,10 @@ def test_plan_restores_a_deleted_setup_cell_in_place():
     nb["cells"].insert(0, {"cell_type": "code", "metadata": {}, "source": "x = 1",
                            "outputs": [], "execution_count": None})
     plan = notebook.plan(nb, _source())
+    # One cell deleted, one inserted: the solution cell keeps its number.
+    where = _ids(_release()).index("log_poisson_pmf") + 1
     assert [c.label for c in plan.cells[:3]] == ["cell 1", "restored cell setup",
-                                                 "cell 8 (log_poisson_pmf)"]
+                                                 f"cell {where} (log_poisson_pmf)"]
     assert plan.status == ["restored 1 deleted read-only cell (setup)"]
 
 
@@ -300,7 +588,8 @@ def test_plan_ignores_student_metadata_on_what_runs():
     plan = notebook.plan(nb, _source())
     labels = [c.label for c in plan.cells]
     assert not any("horse_kicks" in label for label in labels)
-    assert "cell 12" in labels  # the unknown cell still runs as the student's code
+    # The unknown cell still runs as the student's code.
+    assert f"cell {ids.index('e_step') + 1}" in labels
     assert "unknown nbgrader cell id (made_up)" in plan.status
 
 
@@ -335,6 +624,20 @@ def test_scan_finds_cheats_and_dangerous_calls():
                           "course files", "sys.path"}
     assert "monkeypatch: assigns numpy.testing.assert_allclose (cell 9, line 2)" in found
     assert "monkeypatch: assigns get_ipython().displayhook (cell 9, line 5)" in found
+
+
+def test_scan_handles_deep_code_and_scans_cell_magics():
+    """A 500-branch elif or a 500-term sum is deeper than a recursive visitor
+    can go; the code of a %%writefile cell is scanned like any other."""
+    branches = "def f(k):\n    if k == 0:\n        return 0\n" + "".join(
+        f"    elif k == {i}:\n        return {i}\n" for i in range(1, 500))
+    total = "y = " + " + ".join(f"x * {i}" for i in range(500)) + "\nimport os\nos.system('ls')\n"
+    assert scan.scan([("cell 1", branches)]) == []
+    assert scan.scan([("cell 2", total)]) == ["process control: calls os.system() (cell 2, line 3)"]
+    magic = notebook.python_source("%%writefile helper.py\nimport subprocess\nx = '/home/a/b'\n")
+    assert scan.scan([("cell 3", magic)]) == [
+        "process control: imports subprocess (cell 3, line 1)",
+        "course files: string '/home/a/b' (cell 3, line 2)"]
 
 
 def test_scan_tracks_imports_across_cells_and_skips_syntax_errors():
@@ -533,7 +836,8 @@ def test_grade_submissions_with_a_custom_executor(tmp_path):
     assert all(t.message == "log_poisson_pmf raised NotImplementedError"
                for t in results[1].tests[:2])
     assert sorted(os.listdir(tmp_path / "out")) == ["feedback", "flags.csv", "grades.csv",
-                                                    "results.json", "skipped.csv", "summary.png"]
+                                                    "results.json", "similarity.csv",
+                                                    "skipped.csv", "summary.png"]
 
 
 def test_a_grader_error_costs_only_that_submission(tmp_path, monkeypatch):
@@ -598,3 +902,139 @@ def test_submission_time_limit_and_leftover_processes(tmp_path):
     while leftovers() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert leftovers() == []
+
+
+# --------------------------------------------------------------------------
+# a bug is charged once; the hidden answers are not public
+
+
+def _grade_nb(nb, config=None, secret="unit test secret", monkeypatch=None):
+    config = config or grade.GradeConfig(timeout=20)
+    cells = spec.build(secret)
+    kit = grade.Kit(notebook.load_source(SOURCE), all_expected(cells), config, cells,
+                    secret is not None)
+    return grade.grade_task(grade.Task("s", json.dumps(nb).encode()), kit)
+
+
+def test_a_wrong_helper_costs_only_its_own_points():
+    from autograder_corpus.build import WRONG_LL, WRONG_M, solved
+
+    result = _grade_nb(solved(log_likelihood=WRONG_LL, m_step=WRONG_M))
+    points = result.points
+    assert result.score == 15 - 3 - 2  # m_step: 2 + 1 points, log_likelihood: 1 + 1
+    assert points["test_em_hasselblad"] == points["test_em_random"] == 2
+    em = next(t for t in result.tests if t.grade_id == "test_em_hasselblad")
+    assert em.message == ("em passes when the reference m_step and log_likelihood stand in: "
+                          "fix m_step and log_likelihood first")
+
+
+def test_a_bug_in_em_itself_is_not_excused_by_the_stand_ins():
+    from autograder_corpus.build import EM_STOPS_EARLY, WRONG_LL, solved
+
+    result = _grade_nb(solved(log_likelihood=WRONG_LL, em=EM_STOPS_EARLY))
+    em = next(t for t in result.tests if t.grade_id == "test_em_hasselblad")
+    assert em.points == 0
+    assert em.message.endswith("(it fails with the reference log_likelihood standing in too)")
+
+
+def test_the_stand_ins_leave_the_students_functions_in_place(toolkit):
+    """The swap is undone: the student's helper is back after the rerun."""
+    from autograder_corpus.build import WRONG_LL, reference_code
+
+    child = sandbox.Child(toolkit, timeout=10, cpu_s=60)
+    child.start()
+    try:
+        runner = grade.Runner(toolkit, [], grade.GradeConfig(timeout=10), time.monotonic() + 60)
+        runner.child = child
+        setup = "import numpy as np\nfrom scipy.special import gammaln\n"
+        child.execute("setup", setup + reference_code()["log_poisson_pmf"] + WRONG_LL, 10)
+        kit = grade.Kit(notebook.load_source(SOURCE), {}, grade.GradeConfig(timeout=10))
+        x, pi, lam = np.arange(4), np.array([0.5, 0.5]), np.array([1.0, 3.0])
+
+        def mean_ll():
+            return runner.call("log_likelihood", [x, pi, lam], {}).arrays[0]
+
+        swapped = grade._with_standins(runner, kit, ["log_likelihood"], mean_ll)
+        after = mean_ll()
+    finally:
+        child.kill()
+    from solutions import poisson
+
+    assert swapped == pytest.approx(poisson.log_likelihood(x, pi, lam), rel=1e-12)
+    assert after == pytest.approx(swapped / 4, rel=1e-12)  # the student's mean, not sum
+
+
+def test_a_lookup_table_of_the_public_answers_needs_the_public_inputs():
+    """Five stubs and a table of the answers computed from the public
+    repository earn 15/15 against the public default inputs, and nothing
+    against inputs drawn from a course secret."""
+    from autograder_corpus.build import index_of, insert_after, lookup_table_cheat, solved
+
+    table, stubs = lookup_table_cheat()
+    nb, _ = insert_after(solved(**stubs), "setup", table)
+    assert index_of(nb, "setup") == 1
+    assert _grade_nb(nb, secret=None).score == 15
+    result = _grade_nb(nb, secret="unit test secret")
+    assert result.score == 0
+    assert all("KeyError" in t.message for t in result.tests)
+
+
+def test_writefile_helper_module_is_importable_in_the_child(toolkit):
+    child = sandbox.Child(toolkit, timeout=10, cpu_s=60)
+    child.start()
+    try:
+        cell = notebook.python_source("%%writefile helper.py\nimport numpy as np\n\n"
+                                      "def log_poisson_pmf(x, lam):\n"
+                                      "    return np.zeros((len(x), len(lam))) - 1\n")
+        assert child.execute("cell 1", cell, 10).kind == "ok"
+        assert child.execute("cell 2", "from helper import log_poisson_pmf", 10).kind == "ok"
+        out = child.call("log_poisson_pmf", [np.arange(3), np.ones(2)], {}, 10)
+    finally:
+        child.kill()
+    assert out.kind == "ok" and np.all(out.arrays[0] == -1)
+
+
+# --------------------------------------------------------------------------
+# copy detection
+
+
+def _codes():
+    from autograder_corpus.build import FLOAT32, reference_code, renamed_copy
+
+    mine = [reference_code()[f] for f in spec.FUNCTIONS]
+    return {
+        "copy": mine,
+        "renamed": [renamed_copy()[f] for f in spec.FUNCTIONS],
+        "float32": list(FLOAT32.values()),
+        "stub": ["def e_step(x, pi, lam):\n    raise NotImplementedError()\n"],
+    }
+
+
+def test_similarity_sees_through_renaming_and_ignores_little_code():
+    from autograder import similarity
+
+    refs = similarity.references(_source())
+    codes = _codes()
+    assert similarity.score(similarity.fingerprint(codes["renamed"]),
+                            similarity.fingerprint(codes["copy"])) == 1.0
+    assert similarity.score(similarity.fingerprint(codes["float32"]),
+                            refs[similarity.INSTRUCTOR]) < similarity.THRESHOLD
+    matches = similarity.find(codes, refs)
+    rows = {(m.student_a, m.student_b, m.what) for m in matches}
+    assert rows == {("copy", "instructor solution", "instructor solution"),
+                    ("renamed", "instructor solution", "instructor solution"),
+                    ("copy", "renamed", "student")}
+    text = similarity.similarity_csv(matches)
+    assert text.splitlines()[0] == "student_a,student_b,similarity,what"
+    assert "copy,renamed,1.000,student" in text
+
+
+def test_similarity_of_solutions_module_and_deep_code():
+    from autograder import similarity
+
+    module = (REPO / "solutions" / "poisson.py").read_text()
+    refs = similarity.references(_source())
+    assert similarity.score(similarity.fingerprint([module]), refs[similarity.SOLUTIONS]) == 1.0
+    deep = "def f(k):\n    if k == 0:\n        return 0\n" + "".join(
+        f"    elif k == {i}:\n        return {i}\n" for i in range(1, 500))
+    assert len(similarity.fingerprint([deep])) > similarity.MIN_SIZE

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +30,12 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 COLUMNS = ["student_id", "score", "max_score", "status", *POINTS]
 CHEATS_READING_FILES = ("c04_read_source", "c05_glob", "c07_syspath")
+#: The course secret of the corpus run (the hidden inputs differ from the public ones).
+SECRET = "corpus test secret"
+#: Copies of the instructor's solution (as a whole, or renamed, or re-encoded).
+COPIES = ("a01_reference", "b05_renamed", "d04_utf16", "d05_utf8_bom", "d07_renamed_copy")
+#: Code of their own (a different float32 solution, stubs, a lookup table).
+NOT_COPIES = ("a02_stubs", "c09_lookup_table", "d01_float32")
 
 
 def _copy_repo(dest: Path) -> Path:
@@ -50,10 +58,14 @@ def _snapshot(tree: Path) -> dict[str, str]:
     }
 
 
-def _grade(tree: Path, submissions: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+def _grade(tree: Path, submissions: Path, out: Path, *extra: str,
+           secret: str | None = SECRET) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
            "-j", "2", "--timeout", str(TIMEOUT), *extra]
-    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=600)
+    env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_SECRET"}
+    if secret is not None:
+        env["AUTOGRADER_SECRET"] = secret
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -75,7 +87,7 @@ def run(tmp_path_factory):
     feedback = {p.name: p.read_bytes() for p in (out / "feedback").iterdir()}
     second = _grade(tree, root / "corpus", out)
     zip_path, zip_expected = build_zip(root)
-    _grade(tree, zip_path, root / "out-zip")
+    no_secret = _grade(tree, zip_path, root / "out-zip", secret=None)
     for sid in CHEATS_READING_FILES:
         shutil.copytree(root / "corpus" / sid, root / "cheats" / sid)
     _grade(tree, root / "cheats", root / "out-unsandboxed", "--isolation", "none")
@@ -84,6 +96,7 @@ def run(tmp_path_factory):
         "after": _snapshot(tree), "first": files, "feedback": feedback, "stderr": first.stderr,
         "second_stderr": second.stderr, "zip_out": root / "out-zip",
         "zip_expected": zip_expected, "unsandboxed": root / "out-unsandboxed",
+        "no_secret_stderr": no_secret.stderr,
     }
 
 
@@ -103,12 +116,41 @@ def test_every_row_is_exactly_as_expected(run):
 
 
 def test_flags_are_exactly_the_expected_categories(run):
+    """Every category but ``similarity`` (tested below: most of the corpus is
+    made from the instructor's solution)."""
     flags: dict[str, set[str]] = {}
     for row in _rows(run["out"] / "flags.csv"):
         assert list(row) == ["student_id", "reason"]
-        flags.setdefault(row["student_id"], set()).add(row["reason"].split(":")[0])
+        category = row["reason"].split(":")[0]
+        if category != "similarity":
+            flags.setdefault(row["student_id"], set()).add(category)
     for sid, exp in run["expected"].items():
         assert flags.get(sid, set()) == exp.flags, sid
+
+
+def test_similarity_csv_lists_copies_and_flags_them(run):
+    rows = _rows(run["out"] / "similarity.csv")
+    assert rows and list(rows[0]) == ["student_a", "student_b", "similarity", "what"]
+    instructor = {r["student_a"]: float(r["similarity"]) for r in rows
+                  if r["what"] == "instructor solution"}
+    for sid in COPIES:
+        assert instructor.get(sid) == 1.0, sid
+    pairs = {(r["student_a"], r["student_b"]) for r in rows if r["what"] == "student"}
+    assert ("a01_reference", "d07_renamed_copy") in pairs
+    involved = {r["student_a"] for r in rows} | {r["student_b"] for r in rows}
+    assert not involved & set(NOT_COPIES)
+    assert all(0.9 <= float(r["similarity"]) <= 1.0 for r in rows)
+    flags = {(r["student_id"], r["reason"]) for r in _rows(run["out"] / "flags.csv")}
+    assert ("d07_renamed_copy", "similarity: code 100% the same as the instructor solution "
+            "(see similarity.csv)") in flags
+    # Flags never change grades: the copies got what their code earns.
+    assert all(run["expected"][sid].score == 15 for sid in COPIES)
+
+
+def test_the_secret_is_reported(run):
+    assert "hidden tests drawn from the course secret" in run["stderr"]
+    assert "warning: no course secret" in run["no_secret_stderr"]
+    assert "hidden tests: PUBLIC default inputs" in run["no_secret_stderr"]
 
 
 def test_feedback_pages(run):
@@ -120,9 +162,15 @@ def test_feedback_pages(run):
         assert f"Score: <strong>{exp.score} / 15</strong>" in page
         assert all(gid in page for gid in POINTS)
     naive = (feedback / "a04_naive.html").read_text()
-    assert "compute log p(x | λ) = x log λ - λ - log x! directly" in naive
+    assert "Compute log p(x | λ) = x log λ - λ - log x! directly" in naive
     wrong = (feedback / "a06_wrong_e_step.html").read_text()
-    assert "e_step: rows of tau do not sum to 1 (max deviation" in wrong
+    assert re.search(r"e_step: tau\[\d+\] sums to [-+.e\d]+, not 1", wrong)
+    for sid, helper in [("a08_wrong_log_likelihood", "log_likelihood"),
+                        ("a07_wrong_m_step", "m_step"), ("a05_wrong_log_pmf", "log_poisson_pmf")]:
+        page = (feedback / f"{sid}.html").read_text()
+        assert f"em passes when the reference {helper} stands in: fix {helper} first" in page
+    setup = (feedback / "d03_import_in_setup_cell.html").read_text()
+    assert "from scipy.special import xlogy" in setup
     died = (feedback / "b07_os_exit.html").read_text()
     assert "the Python process died while running e_step (exit code 1)" in died
     stubs = (feedback / "a02_stubs.html").read_text()
@@ -159,6 +207,7 @@ def test_sandbox_was_used_and_the_cheats_would_work_without_it(run):
 
 def test_lms_zip_through_zip_collect(run):
     _check_rows(_rows(run["zip_out"] / "grades.csv"), run["zip_expected"])
-    flags = {r["student_id"]: r["reason"] for r in _rows(run["zip_out"] / "flags.csv")}
+    flags = {r["student_id"]: r["reason"] for r in _rows(run["zip_out"] / "flags.csv")
+             if not r["reason"].startswith("similarity:")}
     assert flags == {"bbroken": "invalid submission: invalid notebook: not valid JSON "
                                 "(line 1, column 2)"}

@@ -133,6 +133,11 @@ def _result(sid: str, passed: int = 0, status: str = "ok") -> grade.SubmissionRe
                                   flags=[f"timeout: {sid}"])
 
 
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -145,7 +150,7 @@ def test_outputs_written_in_one_step(tmp_path):
     out = tmp_path / "out"
     write_outputs(CLASS, out, skipped=[Skipped("readme.txt", "matches no pattern")])
     assert sorted(os.listdir(out)) == ["feedback", "flags.csv", "grades.csv", "results.json",
-                                       "skipped.csv", "summary.png"]
+                                       "similarity.csv", "skipped.csv", "summary.png"]
     assert sorted(os.listdir(out / "feedback")) == ["ann.html", "ben.html", "cat.html"]
     assert (out / "skipped.csv").read_text() == "file,reason\nreadme.txt,matches no pattern\n"
     assert sorted(os.listdir(tmp_path)) == ["out"]
@@ -280,3 +285,36 @@ def test_regrade_end_to_end(tmp_path):
     assert after["feedback/ben.html"] != before["feedback/ben.html"]
     proc = _grade(again, out, "--replace")
     assert [r[0] for r in csv.reader((out / "grades.csv").open())][1:] == ["ben"]
+
+
+def test_copies_are_looked_for_in_the_whole_class_on_a_regrade(tmp_path):
+    """A student regraded alone is compared with the class kept in OUT: the
+    fingerprints travel in results.json, and stale similarity flags go."""
+    from autograder import notebook, similarity
+
+    source = notebook.load_source(spec.PACKAGE / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
+    code = ["def f(a, b):\n" + "".join(f"    a = a * {i} + b[{i}] - {i}\n" for i in range(30))
+            + "    return a\n"]
+    other = ["def g(x):\n" + "".join(f"    x = [x, {i}, {{'k': x}}]\n" for i in range(30))
+             + "    return x\n"]
+    ann, ben = _result("ann", 3), _result("ben", 5)
+    ann.fingerprint = sorted(similarity.fingerprint(code))
+    ben.fingerprint = sorted(similarity.fingerprint(other))
+    assert len(ann.fingerprint) >= similarity.MIN_SIZE
+    out = tmp_path / "out"
+    write_outputs([ann, ben], out, source=source)
+    assert _rows(out / "similarity.csv") == []
+    cat = _result("cat", 1)  # regraded alone, with ann's code under other names
+    cat.fingerprint = sorted(similarity.fingerprint([code[0].replace("a", "z")]))
+    write_outputs([cat], out, source=source)
+    assert _rows(out / "similarity.csv") == [
+        {"student_a": "ann", "student_b": "cat", "similarity": "1.000", "what": "student"}]
+    flags = {(r["student_id"], r["reason"]) for r in _rows(out / "flags.csv")}
+    assert ("ann", "similarity: code 100% the same as student cat (see similarity.csv)") in flags
+    ben.fingerprint = list(cat.fingerprint)  # ben now copies too; ann is regraded clean
+    ann.fingerprint = sorted(similarity.fingerprint(["x = 1\n"]))
+    write_outputs([ann, ben], out, source=source)
+    assert _rows(out / "similarity.csv") == [
+        {"student_a": "ben", "student_b": "cat", "similarity": "1.000", "what": "student"}]
+    assert not any(f.startswith("similarity:") for f in json.loads(
+        (out / "results.json").read_text())["results"][0]["flags"])

@@ -226,8 +226,7 @@ BAD_INPUTS = [
     ("negative weight", dict(pi=[1.2, -0.2]), "negative"),
     ("weights not summing to 1", dict(pi=[0.5, 0.6]), "sum to 1"),
     ("NaN weight", dict(pi=[np.nan, 0.5]), "NaN"),
-    ("zero rate", dict(lam=[0.0, 2.0]), "positive"),
-    ("negative rate", dict(lam=[-1.0, 2.0]), "positive"),
+    ("negative rate", dict(lam=[-1.0, 2.0]), "non-negative"),
     ("infinite rate", dict(lam=[np.inf, 2.0]), "infinite"),
     ("shape mismatch", dict(lam=[1.0, 2.0, 3.0]), "components"),
 ]

@@ -11,13 +11,17 @@ does, not from running the grader.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import math
 import sys
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
@@ -215,13 +219,15 @@ CHATTY = {
 import sys
 import warnings
 
+from scipy.special import xlogy
+
 def log_poisson_pmf(x, lam):
     print("log_poisson_pmf called with", len(x), "counts")
     warnings.warn("a warning from log_poisson_pmf")
     sys.stderr.write("debug output on stderr\\n")
     x = np.asarray(x, dtype=float)[:, None]
     lam = np.asarray(lam, dtype=float)[None, :]
-    return x * np.log(lam) - lam - gammaln(x + 1.0)
+    return xlogy(x, lam) - lam - gammaln(x + 1.0)
 """,
 }
 OS_EXIT_E = """
@@ -326,6 +332,149 @@ m_step = importlib.import_module("solutions.poisson").m_step
 """
 
 
+# Fair forms of a correct solution (issue 8, section 7): each earns full marks.
+FLOAT32 = {
+    "log_poisson_pmf": """
+from scipy.special import xlogy
+
+def log_poisson_pmf(x, lam):
+    # single precision throughout
+    x = np.asarray(x, dtype=np.float32)[:, None]
+    lam = np.asarray(lam, dtype=np.float32)[None, :]
+    return xlogy(x, lam) - lam - gammaln(x + np.float32(1))
+""",
+    "e_step": """
+def e_step(x, pi, lam):
+    log_joint = np.log(np.asarray(pi, dtype=np.float32))[None, :] + log_poisson_pmf(x, lam)
+    return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True))
+""",
+    "m_step": """
+def m_step(x, tau):
+    x = np.asarray(x, dtype=np.float32)
+    tau = np.asarray(tau, dtype=np.float32)
+    n_k = tau.sum(axis=0)
+    return n_k / np.float32(len(x)), (tau.T @ x) / n_k
+""",
+    "log_likelihood": """
+def log_likelihood(x, pi, lam):
+    log_joint = np.log(np.asarray(pi, dtype=np.float32))[None, :] + log_poisson_pmf(x, lam)
+    return logsumexp(log_joint, axis=1).sum()
+""",
+    "em": """
+def em(x, pi0, lam0, max_iter=500, tol=1e-8):
+    pi, lam = np.asarray(pi0, dtype=np.float32), np.asarray(lam0, dtype=np.float32)
+    loglik = [log_likelihood(x, pi, lam)]
+    for _ in range(max_iter):
+        pi, lam = m_step(x, e_step(x, pi, lam))
+        loglik.append(log_likelihood(x, pi, lam))
+        if tol > 0 and abs(loglik[-1] - loglik[-2]) <= tol * abs(loglik[-1]):
+            break
+    return pi, lam, np.array(loglik, dtype=np.float32)
+""",
+}
+SETUP_XLOGY_PMF = """
+def log_poisson_pmf(x, lam):
+    x = np.asarray(x, dtype=float)[:, None]
+    lam = np.asarray(lam, dtype=float)[None, :]
+    return xlogy(x, lam) - lam - gammaln(x + 1.0)  # xlogy imported in the setup cell
+"""
+
+
+def writefile_cell() -> str:
+    """All five functions in a module written by ``%%writefile``."""
+    body = "\n\n".join(reference_code()[f] for f in TESTS_OF)
+    return ("%%writefile mixture_code.py\nimport numpy as np\n"
+            "from scipy.special import gammaln, logsumexp  # noqa: F401\n\n" + body + "\n")
+
+
+def long_code() -> dict[str, str]:
+    """A 500-branch elif (a table of log x!) and a 500-term expression."""
+    branches = "".join(f"    elif k == {k}:\n        return {math.lgamma(k + 1)!r}\n"
+                       for k in range(1, 500))
+    table = ("import math\n\n\ndef log_factorial(k):\n    if k == 0:\n        return 0.0\n"
+             + branches + "    return math.lgamma(k + 1)\n")
+    zero = " + ".join(f"0.0 * {i}" for i in range(500))
+    pmf = (table + "\n\ndef log_poisson_pmf(x, lam):\n"
+           "    from scipy.special import xlogy\n\n"
+           "    x = np.asarray(x, dtype=float)\n"
+           f"    nothing = {zero}\n"
+           "    lf = np.array([log_factorial(int(k)) for k in x])\n"
+           "    lam = np.asarray(lam, dtype=float)[None, :]\n"
+           "    return xlogy(x[:, None], lam) - lam - lf[:, None] + nothing\n")
+    return {"log_poisson_pmf": pmf}
+
+
+class _Rename(ast.NodeTransformer):
+    """Renames every local variable and argument; keeps function and module names."""
+
+    KEEP = frozenset({"np", "gammaln", "logsumexp", "xlogy", "float", "range", "abs", "len",
+                      "max", "min", "sum", "tuple", "list", "print", "log_poisson_pmf",
+                      "e_step", "m_step", "log_likelihood", "em"})
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id not in self.KEEP:
+            node.id = f"v_{node.id}_renamed"
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = f"v_{node.arg}_renamed"
+        return node
+
+
+def renamed_copy() -> dict[str, str]:
+    """The instructor's solution with other names, without comments."""
+    codes = {}
+    for gid, code in reference_code().items():
+        if gid in TESTS_OF:
+            codes[gid] = ast.unparse(_Rename().visit(ast.parse(code)))
+    # keyword arguments keep their names (callers use them); rename them back.
+    codes["em"] = codes["em"].replace("v_max_iter_renamed", "max_iter").replace(
+        "v_tol_renamed", "tol")
+    return codes
+
+
+def lookup_table_cheat() -> tuple[str, dict[str, str]]:
+    """Stubs answering from a table of the public default hidden answers, which
+    anyone can compute from the repository (spec.py and solutions/)."""
+    from autograder import reference, spec
+
+    cells = spec.build(None)
+    expected = reference.all_expected(cells)
+    table = {}
+    for cell in cells:
+        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
+            key = json.dumps([cell.function, [np.asarray(a).tolist() for a in case.args],
+                              sorted(case.kwargs.items())])
+            if cell.function == "em":
+                trace = list(want["loglik_head"])
+                if want["n_iter"] is None:
+                    trace.append(want["loglik_final"])
+                value = [np.asarray(want["pi"]).tolist(), np.asarray(want["lam"]).tolist(),
+                         trace]
+            elif isinstance(want, tuple):
+                value = [np.asarray(w).tolist() for w in want]
+            else:
+                value = np.asarray(want).tolist()
+            table[key] = value
+    cell = ("import json\n\nTABLE = json.loads(" + repr(json.dumps(table)) + ")\n\n\n"
+            "def lookup(name, *args, **kwargs):\n"
+            "    key = json.dumps([name, [np.asarray(a).tolist() for a in args], "
+            "sorted(kwargs.items())])\n"
+            "    return TABLE[key]\n")
+    stubs = {
+        "log_poisson_pmf": "def log_poisson_pmf(x, lam):\n"
+                           "    return np.array(lookup('log_poisson_pmf', x, lam))\n",
+        "e_step": "def e_step(x, pi, lam):\n    return np.array(lookup('e_step', x, pi, lam))\n",
+        "m_step": "def m_step(x, tau):\n"
+                  "    return tuple(np.array(v) for v in lookup('m_step', x, tau))\n",
+        "log_likelihood": "def log_likelihood(x, pi, lam):\n"
+                          "    return lookup('log_likelihood', x, pi, lam)\n",
+        "em": "def em(x, pi0, lam0, **kwargs):\n"
+              "    return tuple(np.array(v) for v in lookup('em', x, pi0, lam0, **kwargs))\n",
+    }
+    return cell, stubs
+
+
 # --------------------------------------------------------------------------
 # the corpus
 
@@ -354,12 +503,14 @@ def build(dest: Path) -> dict[str, Expected]:
     add("a04_naive", solved(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E, log_likelihood=NAIVE_LL),
         Expected(without("test_log_pmf_extreme", "test_e_step_extreme",
                          "test_log_likelihood_extreme")))
+    # Each bug costs its own function's points only: the functions that call
+    # the wrong one pass with the reference helper standing in.
     add("a05_wrong_log_pmf", solved(log_poisson_pmf=WRONG_PMF),
-        Expected(without("log_poisson_pmf", "log_likelihood", "em")))
-    add("a06_wrong_e_step", solved(e_step=WRONG_E), Expected(without("e_step", "em")))
-    add("a07_wrong_m_step", solved(m_step=WRONG_M), Expected(without("m_step", "em")))
+        Expected(without("log_poisson_pmf")))
+    add("a06_wrong_e_step", solved(e_step=WRONG_E), Expected(without("e_step")))
+    add("a07_wrong_m_step", solved(m_step=WRONG_M), Expected(without("m_step")))
     add("a08_wrong_log_likelihood", solved(log_likelihood=WRONG_LL),
-        Expected(without("log_likelihood", "em")))
+        Expected(without("log_likelihood")))
     add("a09_em_without_initial", solved(em=EM_NO_INITIAL), Expected(without("em")))
     add("a10_em_stops_early", solved(em=EM_STOPS_EARLY), Expected(without("em")))
 
@@ -381,7 +532,7 @@ def build(dest: Path) -> dict[str, Expected]:
     add("b06_infinite_loop", nb, Expected(full(), f"timeout in cell {n} ({TIMEOUT} s)",
                                           {"timeout"}))
     add("b07_os_exit", solved(e_step=OS_EXIT_E), Expected(
-        without("e_step", "em"),
+        without("e_step"),
         _status_join("kernel died (exit code 1) while running e_step",
                      "kernel died (exit code 1) while running em"),
         {"process control", "crash"}))
@@ -409,7 +560,7 @@ def build(dest: Path) -> dict[str, Expected]:
         for key in ("outputs", "execution_count"):
             cell.pop(key, None)
     add("b11_retyped_cells", nb, Expected(
-        without("m_step", "em"),
+        without("m_step"),
         _status_join("restored 1 retyped test cell (test_log_pmf_basic)",
                      "solution cells changed to markdown, not run: m_step"),
         {"notebook structure"}))
@@ -418,16 +569,16 @@ def build(dest: Path) -> dict[str, Expected]:
     for gid in ("test_e_step_basic", "test_e_step_extreme"):
         nb["cells"][index_of(nb, gid)]["source"] = "# tests removed\npass\n"
     add("b12_edited_tests", nb, Expected(
-        without("e_step", "em"),
+        without("e_step"),
         "restored 2 edited test cells (test_e_step_basic, test_e_step_extreme)",
         {"notebook structure"}))
 
     nb, _ = insert_after(solved(e_step=FAKE_E), "setup", CHEAT_ALLCLOSE)
-    add("c01_allclose", nb, Expected(without("e_step", "em"), flags={"monkeypatch"}))
+    add("c01_allclose", nb, Expected(without("e_step"), flags={"monkeypatch"}))
     nb, _ = insert_after(solved(log_likelihood=FAKE_LL), "setup", CHEAT_TESTING)
-    add("c02_testing", nb, Expected(without("log_likelihood", "em"), flags={"monkeypatch"}))
+    add("c02_testing", nb, Expected(without("log_likelihood"), flags={"monkeypatch"}))
     nb, _ = insert_after(solved(m_step=STUB_M), "setup", CHEAT_DISPLAYHOOK)
-    add("c03_displayhook", nb, Expected(without("m_step", "em"), flags={"monkeypatch"}))
+    add("c03_displayhook", nb, Expected(without("m_step"), flags={"monkeypatch"}))
     nb, _ = insert_after(
         solved(e_step=_stub("e_step", "x, pi, lam"),
                log_likelihood=_stub("log_likelihood", "x, pi, lam"),
@@ -443,17 +594,37 @@ def build(dest: Path) -> dict[str, Expected]:
     add("c05_glob", nb, Expected(without("e_step", "em"),
                                  flags={"file access", "course files", "dynamic code"}))
     nb, _ = insert_after(solved(e_step=_stub("e_step", "x, pi, lam")), "e_step", CHEAT_IMPORT)
-    add("c06_import_solutions", nb, Expected(without("e_step", "em"), flags={"course files"}))
+    add("c06_import_solutions", nb, Expected(without("e_step"), flags={"course files"}))
     nb, _ = insert_after(solved(log_poisson_pmf=_stub("log_poisson_pmf", "x, lam"),
                                 log_likelihood=_stub("log_likelihood", "x, pi, lam")),
                          "log_likelihood", cheat_syspath())
-    # e_step and em call the faked functions, so they lose their points too.
+    # e_step and em call the faked functions: they pass with the reference ones.
     add("c07_syspath", nb, Expected(
-        without("log_poisson_pmf", "e_step", "log_likelihood", "em"),
+        without("log_poisson_pmf", "log_likelihood"),
         flags={"sys.path", "course files"}))
     nb, _ = insert_after(solved(m_step=STUB_M), "m_step", CHEAT_SYSPATH_RELATIVE)
-    add("c08_syspath_relative", nb, Expected(without("m_step", "em"),
+    add("c08_syspath_relative", nb, Expected(without("m_step"),
                                              flags={"sys.path", "course files", "dynamic code"}))
+
+    # Fair forms of a correct solution: full marks, status ok, no flags.
+    add("d01_float32", solved(**FLOAT32), Expected(full()))
+    nb, _ = insert_after(
+        solved(**{f: f"from mixture_code import {f}  # noqa: F401" for f in TESTS_OF}),
+        "setup", writefile_cell())
+    add("d02_writefile_module", nb, Expected(full()))
+    nb = solved(log_poisson_pmf=SETUP_XLOGY_PMF)
+    setup = nb["cells"][index_of(nb, "setup")]
+    setup["source"] = _cells_text(setup).rstrip("\n") + "\nfrom scipy.special import xlogy\n"
+    add("d03_import_in_setup_cell", nb, Expected(full()))
+    add("d04_utf16", (json.dumps(solved(), indent=1) + "\n").encode("utf-16"), Expected(full()))
+    add("d05_utf8_bom", b"\xef\xbb\xbf" + dumps(solved()), Expected(full()))
+    add("d06_long_code", solved(**long_code()), Expected(full()))
+    add("d07_renamed_copy", solved(**renamed_copy()), Expected(full()))
+    # With a course secret the hidden inputs differ from the public ones: a
+    # table of public answers earns what the visible cases give, i.e. nothing.
+    table, stubs = lookup_table_cheat()
+    nb, _ = insert_after(solved(**stubs), "setup", table)
+    add("c09_lookup_table", nb, Expected(dict.fromkeys(POINTS, 0)))
     return expected
 
 
