@@ -7,19 +7,13 @@ a project test checks the two agree.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .spec import SPEC, Case, GradeCell
+from solutions import poisson
 
-try:
-    from solutions import poisson
-except ModuleNotFoundError:  # run from outside the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from solutions import poisson
+from .spec import SPEC, Case, GradeCell
 
 #: The maximum-likelihood runs: SQUAREM to a very tight tolerance.
 MLE_TOL = 1e-14

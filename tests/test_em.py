@@ -210,10 +210,15 @@ def test_result_is_a_plain_frozen_record():
 # --------------------------------------------------------------------------
 # one fit skeleton, one rule for its options
 
+BINARY = np.eye(4)[[0, 1, 2, 3] * 5]
 FITS = {
-    "poisson": (lambda **kw: poisson.fit(X[:50], *START, **kw)),
-    "gaussian": (lambda **kw: gaussian.fit(np.r_[X[:50], 0.5], [0.5, 0.5], [0.0, 2.0], [1.0, 1.0], **kw)),
-    "bernoulli": (lambda **kw: bernoulli.fit(np.eye(4)[[0, 1, 2, 3] * 5], [0.5, 0.5], np.full((2, 4), 0.4) + [[0.1], [-0.1]], **kw)),
+    "poisson": (lambda **kw: poisson.fit(X[150:200], *START, **kw)),
+    "gaussian": (
+        lambda **kw: gaussian.fit(X[150:200], [0.5, 0.5], [0.0, 2.0], [1.0, 1.0], **kw)
+    ),
+    "bernoulli": (
+        lambda **kw: bernoulli.fit(BINARY, [0.5, 0.5], [[0.5] * 4, [0.3] * 4], **kw)
+    ),
 }
 SAMPLES = {
     "poisson": (lambda n: poisson.sample(n, *START)),
