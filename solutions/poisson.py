@@ -106,19 +106,20 @@ def _check_params(pi: object, lam: object) -> PoissonParams:
 
 
 def _log_pmf(x: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """(K, n) log p(x_i | lam_k); xlogy gives 0 log 0 = 0, so lam_k = 0 is the point mass at 0."""
+    """(n, K) log p(x_i | lam_k); xlogy gives 0 log 0 = 0, so lam_k = 0 is the point mass at 0."""
     with np.errstate(divide="ignore"):  # log 0 = -inf for x > 0 and lam = 0
-        return xlogy(x[None, :], lam[:, None]) - lam[:, None] - gammaln(x + 1.0)[None, :]
+        return xlogy(x[:, None], lam[None, :]) - lam[None, :] - gammaln(x + 1.0)[:, None]
 
 
 def _e_pass(x: np.ndarray, pi: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """E-step: t_ik (n, K; a transposed view) and log p(x_i | theta) (n,)."""
+    """E-step: t_ik (n, K) and log p(x_i | theta) (n,)."""
     with np.errstate(divide="ignore"):
         log_pi = np.log(pi)
     log_joint = _log_pmf(x, lam)
-    log_joint += log_pi[:, None]
-    log_norm = em.normalise_log_joint(log_joint)
-    return log_joint.T, log_norm
+    log_joint += log_pi[None, :]
+    # The normaliser takes components along the rows: the (K, n) transposed view.
+    log_norm = em.normalise_log_joint(log_joint.T)
+    return log_joint, log_norm
 
 
 _IMPOSSIBLE = "a count > 0 where every component with pi_k > 0 has rate lam_k = 0"
@@ -156,7 +157,7 @@ def log_poisson_pmf(x: object, lam: object) -> np.ndarray:
         (:math:`\log p(0 \mid 0) = 0`).
     """
     x = _check_counts(x)
-    return _log_pmf(x, _check_rates(lam)).T
+    return _log_pmf(x, _check_rates(lam))
 
 
 def e_step(x: object, pi: object, lam: object) -> np.ndarray:
