@@ -480,7 +480,7 @@ def fit(
     X = _check_binary(X)
     s = _check_smoothing(smoothing)
     return em.fit(
-        _model(X, s),
+        lambda: _model(X, s),
         (pi0, mu0),
         lambda pi, mu: _check_params(pi, mu, X.shape[1]),
         n_components=n_components,

@@ -390,7 +390,7 @@ def _squarem_cycle(
 
 
 def fit(
-    model: Model[P],
+    make_model: Callable[[], Model[P]],
     start: Sequence[object | None],
     check_start: Callable[..., P],
     *,
@@ -409,8 +409,9 @@ def fit(
 
     Parameters
     ----------
-    model : Model
-        The model on the data (with ``rows``).
+    make_model : callable
+        ``make_model() -> Model``: the model on the data (with ``rows``),
+        built once the options are known to be valid.
     start : sequence
         The user's initial parameters (``pi0, lam0`` ...), each possibly None.
     check_start : callable
@@ -418,6 +419,7 @@ def fit(
     """
     max_iter, tol = v.check_max_iter_tol(max_iter, tol)
     given = uses_given_start(start, n_components, n_init, init)
+    model = make_model()
 
     def run(theta0: P) -> EMResult[P]:
         return run_em(model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate)

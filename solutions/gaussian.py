@@ -703,11 +703,10 @@ def fit(
     X, uni = _check_X(X)
     ct = _internal_type(_check_covariance_type(covariance_type), uni)
     reg_covar = _check_reg_covar(reg_covar)
-    data = _Data(X, ct)
     result = em.fit(
-        _model(data, reg_covar),
+        lambda: _model(_Data(X, ct), reg_covar),
         (pi0, mu0, cov0),
-        lambda pi, mu, cov: _check_params(pi, mu, cov, ct, uni, data.d),
+        lambda pi, mu, cov: _check_params(pi, mu, cov, ct, uni, X.shape[1]),
         n_components=n_components,
         n_init=n_init,
         init=init,

@@ -337,7 +337,7 @@ def fit(
     """
     x = _check_counts(x)
     return em.fit(
-        _model(*_compress(x)),
+        lambda: _model(*_compress(x)),
         (pi0, lam0),
         _check_params,
         n_components=n_components,

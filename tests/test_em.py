@@ -282,3 +282,29 @@ def test_fit_docstrings_share_one_text(module):
         for name in line.split(" : ")[0].split(", ")
     ]
     assert documented == list(inspect.signature(module.fit).parameters)
+
+
+def test_fit_validates_every_option_before_building_the_model():
+    built = []
+
+    def make_model():
+        built.append(1)
+        return poisson._model(*poisson._compress(X.astype(float)))
+
+    options = dict(n_components=None, n_init=1, init="kmeans++", random_state=None,
+                   max_iter=10, tol=0.0, accelerate=False)
+    check = poisson._check_params
+    for bad, match in [
+        (dict(max_iter=-1), "max_iter"),
+        (dict(tol=-1.0), "tol"),
+        (dict(n_components=2, n_init=0), "n_init"),
+        (dict(n_components=2, init="bogus"), "init"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            em.fit(make_model, (None, None), check, **(options | bad))
+    with pytest.raises(ValueError, match="all initial parameters or none"):
+        em.fit(make_model, (START[0], None), check, **options)
+    assert built == []
+    res = em.fit(make_model, START, check, **options)
+    assert built == [1] and res.n_iter == 10
+    np.testing.assert_allclose(res.loglik, poisson.fit(X, *START, max_iter=10, tol=0).loglik)
