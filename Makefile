@@ -50,4 +50,4 @@ release: venv
 	$(BIN)/python -m autograder release
 
 clean:
-	rm -rf _build
+	rm -rf _build build dist *.egg-info

@@ -499,7 +499,8 @@ def shared_doc(func: Callable) -> Callable:
         key = line.strip()
         if key.startswith("{") and key.endswith("}") and key[1:-1] in FIT_DOCS:
             indent = line[: len(line) - len(line.lstrip())]
-            lines.extend(indent + part if part else "" for part in FIT_DOCS[key[1:-1]].strip("\n").splitlines())
+            block = FIT_DOCS[key[1:-1]].strip("\n").splitlines()
+            lines.extend(indent + part if part else "" for part in block)
         else:
             lines.append(line)
     func.__doc__ = "\n".join(lines)
