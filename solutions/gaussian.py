@@ -666,9 +666,9 @@ def fit(
 
     {start}
 
-    As scikit-learn's ``GaussianMixture(max_iter=m, tol=0)``, ``max_iter=m`` and
-    ``tol=0`` run exactly ``m`` iterations (see :func:`e_step`,
-    :func:`m_step`); the objective is the log-likelihood.
+    ``max_iter=m, tol=0`` does what scikit-learn's
+    ``GaussianMixture(max_iter=m, tol=0)`` does; the objective is the
+    log-likelihood.
 
     Parameters
     ----------
