@@ -9,17 +9,11 @@ notebook's test cells embed those of the public default cases (see
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-try:
-    from solutions import poisson
-except ModuleNotFoundError:  # run from outside the repository root
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from solutions import poisson
+from solutions import poisson
 
 if TYPE_CHECKING:
     from .spec import Case, GradeCell

@@ -1,6 +1,8 @@
 """Reference implementations of EM for mixture models.
 
-One model per module, all sharing the loop in :mod:`solutions.em`:
+Part of the distribution ``em-course`` (``pip install "em-course @ git+<repository URL>"``,
+or ``make venv`` in a clone). One model per module, each describing itself to
+the EM skeleton of :mod:`solutions.em` (the loop, SQUAREM, ``fit``):
 
 * :mod:`solutions.poisson` — univariate Poisson mixtures;
 * :mod:`solutions.gaussian` — univariate and multivariate Gaussian mixtures;

@@ -49,11 +49,31 @@ def check_weights(pi: object, name: str = "pi") -> np.ndarray:
     return pi
 
 
-def check_n_components(n_samples: int, n_components: int) -> None:
+def _is_integral(value: object) -> bool:
+    try:
+        return int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def check_integer(value: object, name: str, minimum: int = 0) -> int:
+    """``value`` as an int: an integer (or an integral float) of at least ``minimum``."""
+    if isinstance(value, bool) or not _is_integral(value) or value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def check_n_components(n_samples: int, n_components: object) -> int:
+    if isinstance(n_components, bool) or not _is_integral(n_components):
+        raise ValueError(f"n_components must be an integer, got {n_components!r}")
     if n_components < 1:
         raise ValueError(f"need at least one component, got {n_components}")
     if n_components > n_samples:
         raise ValueError(f"more components ({n_components}) than samples ({n_samples})")
+    return int(n_components)
 
 
 def check_length(arr: np.ndarray, k: int, name: str, pi_name: str = "pi") -> None:
@@ -73,8 +93,16 @@ def check_responsibilities(tau: object, n_samples: int) -> np.ndarray:
     return tau
 
 
-def check_max_iter_tol(max_iter: int, tol: float) -> None:
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}")
-    if not (np.isfinite(tol) and tol >= 0):
+def check_max_iter_tol(max_iter: object, tol: object) -> tuple[int, float]:
+    """The EM loop's options: ``max_iter`` an integer >= 0, ``tol`` a finite number >= 0.
+
+    The one rule for every ``fit`` and for :func:`solutions.em.run_em`.
+    """
+    max_iter = check_integer(max_iter, "max_iter", 0)
+    try:
+        tol_value = float(tol)
+    except (TypeError, ValueError):
+        tol_value = float("nan")
+    if isinstance(tol, bool) or not (np.isfinite(tol_value) and tol_value >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    return max_iter, tol_value

@@ -79,8 +79,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validation as v
-from .em import EMResult, Model, run_em
-from .init import check_start, multi_start
+from . import em
+from .em import EMResult, Model
 
 __all__ = [
     "BernoulliParams",
@@ -216,39 +216,14 @@ def _log_prob(X: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return _evaluate(X, _affine(mu)).T
 
 
-def _normalise(log_joint: np.ndarray) -> np.ndarray:
-    """Turn the (K, n) log pi_k + log p(x_i | mu_k) into t_ik, in place, by log-sum-exp.
-
-    Returns the per-sample log normaliser log p(x_i | theta). A sample that
-    is -inf under every component gets -inf and responsibilities all 0.
-    """
-    m = log_joint.max(axis=0)
-    m[~np.isfinite(m)] = 0.0
-    log_joint -= m
-    np.exp(log_joint, out=log_joint)
-    s = log_joint.sum(axis=0)
-    with np.errstate(divide="ignore"):
-        log_norm = m + np.log(s)
-    s[s == 0] = 1.0
-    log_joint /= s
-    return log_norm
-
-
 def _e_pass(X: np.ndarray, pi: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """E-step: t_ik (n, K; a transposed view) and log p(x_i | theta) (n,)."""
     tau_t = _evaluate(X, _affine(mu, pi))
-    log_norm = _normalise(tau_t)
+    log_norm = em.normalise_log_joint(tau_t)
     return tau_t.T, log_norm
 
 
-def _raise_if_impossible(log_norm: np.ndarray) -> None:
-    bad = np.flatnonzero(np.isneginf(log_norm))
-    if bad.size:
-        raise ValueError(
-            f"sample {bad[0]} has zero probability under every component "
-            f"({bad.size} such samples): each contradicts some mu_kj in {{0, 1}} "
-            "of every component with pi_k > 0"
-        )
+_IMPOSSIBLE = "each contradicts some mu_kj in {0, 1} of every component with pi_k > 0"
 
 
 def _log_prior(mu: np.ndarray, smoothing: float) -> float:
@@ -347,7 +322,7 @@ def e_step(X: object, pi: object, mu: object) -> np.ndarray:
     X = _check_binary(X)
     pi, mu = _check_params(pi, mu, X.shape[1])
     tau, log_norm = _e_pass(X, pi, mu)
-    _raise_if_impossible(log_norm)
+    em.raise_if_impossible(log_norm, _IMPOSSIBLE)
     return tau
 
 
@@ -406,23 +381,22 @@ def sample(
     z : ndarray of shape (n,)
         The component of each sample.
     """
-    if int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = v.check_integer(n, "n", 0)
     pi, mu = _check_params(pi, mu)
     rng = np.random.default_rng(random_state)
-    z = rng.choice(len(pi), size=int(n), p=pi)
+    z = rng.choice(len(pi), size=n, p=pi)
     # U ~ Uniform[0, 1), so U < 0 never and U < 1 always: mu = 0, 1 are exact.
-    X = (rng.random((int(n), mu.shape[1])) < mu[z]).astype(np.uint8)
+    X = (rng.random((n, mu.shape[1])) < mu[z]).astype(np.uint8)
     return X, z
 
 
 def _model(X: np.ndarray, smoothing: float) -> Model[BernoulliParams]:
-    d = X.shape[1]
+    """The model on binary data ``X``; the objective is the log-posterior when smoothing."""
     xbar = X.mean(axis=0)
 
     def e(theta: BernoulliParams) -> tuple[np.ndarray, float]:
         tau, log_norm = _e_pass(X, theta.pi, theta.mu)
-        _raise_if_impossible(log_norm)
+        em.raise_if_impossible(log_norm, _IMPOSSIBLE)
         return tau, float(log_norm.sum()) + _log_prior(theta.mu, smoothing)
 
     def loglik(theta: BernoulliParams, objective: float) -> float:
@@ -432,25 +406,18 @@ def _model(X: np.ndarray, smoothing: float) -> Model[BernoulliParams]:
         # Only at a user's start with some mu_kj in {0, 1} under a prior.
         return float(_e_pass(X, theta.pi, theta.mu)[1].sum())
 
-    def to_vector(theta: BernoulliParams) -> np.ndarray:
-        return np.concatenate([theta.pi, theta.mu.ravel()])
-
-    def from_vector(vec: np.ndarray) -> BernoulliParams | None:
-        K = vec.size // (d + 1)
-        pi, mu = vec[:K], vec[K:].reshape(K, d)
-        if not np.all(np.isfinite(vec)) or np.any(pi < 0) or np.any(mu < 0) or np.any(mu > 1):
-            return None
-        return BernoulliParams(pi / pi.sum(), mu.copy())
-
     return Model(
         e_step=e,
         m_step=lambda tau: _m_step(X, tau, smoothing, xbar),
-        to_vector=to_vector,
-        from_vector=from_vector,
+        feasible=lambda theta: bool(np.all((theta.mu >= 0) & (theta.mu <= 1))),
         loglik=loglik,
+        rows=X,
+        # A chosen start never has mu_kj on the boundary {0, 1}.
+        start_m_step=lambda tau0: _m_step(X, tau0, max(smoothing, 1.0), xbar),
     )
 
 
+@em.shared_doc
 def fit(
     X: object,
     pi0: object | None = None,
@@ -467,12 +434,13 @@ def fit(
 ) -> EMResult[BernoulliParams]:
     r"""Fit a mixture of multivariate Bernoullis by EM (MAP-EM when smoothing).
 
-    Either give a start ``(pi0, mu0)`` — :math:`\theta^0` — or give
-    ``n_components`` and let ``fit`` choose ``n_init`` starts (see
-    :mod:`solutions.init`: k-means++ on the binary rows, or random
-    responsibilities) and keep the best run. A chosen start is turned into
-    parameters by one M-step with smoothing :math:`\max(s, 1)`, so no chosen
-    start has a :math:`\mu_{kj}` on the boundary {0, 1}.
+    {start}
+
+    A drawn start is turned into parameters by one M-step with smoothing
+    :math:`\max(s, 1)`, so no drawn start has a :math:`\mu_{kj}` on the
+    boundary {0, 1}. With smoothing the objective, which the stopping rule
+    and the choice among starts use, is the log-posterior
+    :math:`\ell(\theta) + s \sum_{kj} [\log\mu_{kj} + \log(1-\mu_{kj})]`.
 
     Parameters
     ----------
@@ -483,33 +451,15 @@ def fit(
         Initial weights :math:`\pi^0`.
     mu0 : array_like of shape (K, d), optional
         Initial probabilities :math:`\mu^0` in [0, 1].
-    n_components : int, optional
-        :math:`K`, when no start is given.
-    n_init : int
-        Number of starts when ``n_components`` is given; the run with the
-        highest final objective is returned.
-    init : {"kmeans++", "random"}
-        How starts are drawn.
-    random_state : int or Generator, optional
-        Seed for the starts.
-    max_iter : int
-        Maximum number of EM iterations (SQUAREM cycles when accelerated).
-    tol : float
-        Relative change of the objective below which EM stops.
+    {start_options}
     smoothing : float
         :math:`s \ge 0`: MAP estimation under a :math:`\mathrm{Beta}(1+s, 1+s)`
         prior on every :math:`\mu_{kj}` (``s = 1``: add-one smoothing).
-    accelerate : bool
-        Use SQUAREM (Varadhan & Roland 2008); the objective stays
-        non-decreasing.
+    {accelerate}
 
     Returns
     -------
-    EMResult
-        ``params`` is a :class:`BernoulliParams`; ``loglik`` the
-        log-likelihood trace; ``objective`` the trace EM increases (the
-        log-likelihood, plus :math:`s \sum_{kj} [\log\mu_{kj} + \log(1-\mu_{kj})]`
-        when smoothing); ``tau`` the (n, K) responsibilities at the end.
+    {returns}
 
     Raises
     ------
@@ -528,25 +478,16 @@ def fit(
     True
     """
     X = _check_binary(X)
-    v.check_max_iter_tol(max_iter, tol)
     s = _check_smoothing(smoothing)
-    model = _model(X, s)
-
-    def run(theta0: BernoulliParams) -> EMResult[BernoulliParams]:
-        return run_em(model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate)
-
-    if check_start((pi0, mu0), n_components, n_init, init):
-        theta0 = _check_params(pi0, mu0, X.shape[1])
-        v.check_n_components(X.shape[0], len(theta0.pi))
-        return run(theta0)
-
-    v.check_n_components(X.shape[0], n_components)
-    return multi_start(
-        X,
-        n_components,
+    return em.fit(
+        lambda: _model(X, s),
+        (pi0, mu0),
+        lambda pi, mu: _check_params(pi, mu, X.shape[1]),
+        n_components=n_components,
         n_init=n_init,
         init=init,
         random_state=random_state,
-        start_from=lambda tau0: _m_step(X, tau0, max(s, 1.0)),
-        run=run,
+        max_iter=max_iter,
+        tol=tol,
+        accelerate=accelerate,
     )

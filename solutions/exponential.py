@@ -31,8 +31,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validation as v
-from .em import EMResult, Model, run_em
-from .init import check_start, multi_start
+from . import em
+from .em import EMResult, Model
 
 __all__ = [
     "ExponentialParams",
@@ -81,12 +81,10 @@ def _log_joint(x: np.ndarray, theta: ExponentialParams) -> np.ndarray:
 
 
 def _normalise(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Responsibilities and per-row log normaliser, both by log-sum-exp."""
-    m = log_joint.max(axis=1, keepdims=True)
-    tau = np.exp(log_joint - m)
-    s = tau.sum(axis=1, keepdims=True)
-    tau /= s
-    return tau, (m + np.log(s))[:, 0]
+    """Responsibilities (n, K) and log p(x_i | theta) (n,), by the one
+    log-sum-exp of :func:`solutions.em.normalise_log_joint` (in place)."""
+    log_norm = em.normalise_log_joint(log_joint.T)
+    return log_joint, log_norm
 
 
 def _m_step(x: np.ndarray, tau: np.ndarray) -> ExponentialParams:
@@ -146,21 +144,15 @@ def _model(x: np.ndarray) -> Model[ExponentialParams]:
         tau, log_norm = _normalise(_log_joint(x, theta))
         return tau, float(log_norm.sum())
 
-    def from_vector(vec: np.ndarray) -> ExponentialParams | None:
-        k = vec.size // 2
-        pi, lam = vec[:k], vec[k:]
-        if not np.all(np.isfinite(vec)) or np.any(pi < 0) or np.any(lam <= 0):
-            return None
-        return ExponentialParams(pi / pi.sum(), lam)
-
     return Model(
         e_step=e,
         m_step=lambda tau: _m_step(x, tau),
-        to_vector=lambda theta: np.concatenate([theta.pi, theta.lam]),
-        from_vector=from_vector,
+        feasible=lambda theta: bool(np.all(theta.lam > 0)),
+        rows=x[:, None],
     )
 
 
+@em.shared_doc
 def fit(
     x: object,
     pi0: object | None = None,
@@ -176,36 +168,31 @@ def fit(
 ) -> EMResult[ExponentialParams]:
     r"""Fit a mixture of exponential distributions by EM.
 
-    Either give a start ``(pi0, lam0)`` — :math:`\theta^0` — or give
-    ``n_components`` and let ``fit`` choose ``n_init`` starts (see
-    :mod:`solutions.init`) and keep the best run. The other arguments are as
-    in :func:`solutions.poisson.fit`.
+    {start}
+
+    Parameters
+    ----------
+    x : array_like of shape (n,)
+        Non-negative values, not all 0.
+    pi0, lam0 : array_like of shape (K,), optional
+        Initial weights :math:`\pi^0` and rates :math:`\lambda^0 > 0`.
+    {start_options}
+    {accelerate}
 
     Returns
     -------
-    EMResult
-        ``params`` is an :class:`ExponentialParams`; ``tau`` the (n, K)
-        responsibilities at the final parameters.
+    {returns}
     """
     x = _check_x(x)
-    v.check_max_iter_tol(max_iter, tol)
-    model = _model(x)
-
-    def run(theta0: ExponentialParams) -> EMResult[ExponentialParams]:
-        return run_em(model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate)
-
-    if check_start((pi0, lam0), n_components, n_init, init):
-        theta0 = _check_params(pi0, lam0)
-        v.check_n_components(x.size, len(theta0.pi))
-        return run(theta0)
-
-    v.check_n_components(x.size, n_components)
-    return multi_start(
-        x[:, None],
-        n_components,
+    return em.fit(
+        lambda: _model(x),
+        (pi0, lam0),
+        _check_params,
+        n_components=n_components,
         n_init=n_init,
         init=init,
         random_state=random_state,
-        start_from=lambda tau0: _m_step(x, tau0),
-        run=run,
+        max_iter=max_iter,
+        tol=tol,
+        accelerate=accelerate,
     )

@@ -101,8 +101,8 @@ import numpy as np
 from scipy.linalg.lapack import dpotrf, dtrtri
 
 from . import _validation as v
-from .em import EMResult, Model, run_em
-from .init import check_start, multi_start
+from . import em
+from .em import EMResult, Model
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -445,12 +445,7 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
         log_joint(s, e, out)
         if dead.any():
             out[dead] = -np.inf
-        top = out.max(axis=0)
-        out -= top
-        np.exp(out, out=out)
-        norm = out.sum(axis=0)
-        out /= norm
-        total += float(top.sum() + np.log(norm).sum())
+        total += float(em.normalise_log_joint(out).sum())
     return tau_t.T, total
 
 
@@ -530,34 +525,21 @@ def _m_step(data: _Data, tau: np.ndarray, reg_covar: float) -> GaussianParams:
 
 
 def _model(data: _Data, reg_covar: float) -> Model[GaussianParams]:
-    ct, d = data.covariance_type, data.d
-    per_cov = {"full": d * d, "diag": d, "spherical": 1}[ct]
+    """The model on the prepared data; parameters in the internal layout (``mu`` (K, d))."""
 
-    def to_vector(theta: GaussianParams) -> np.ndarray:
-        return np.concatenate([theta.pi, theta.mu.ravel(), theta.cov.ravel()])
-
-    def from_vector(vec: np.ndarray) -> GaussianParams | None:
-        k = vec.size // (1 + d + per_cov)
-        pi = vec[:k]
-        mu = vec[k : k + k * d].reshape(k, d)
-        cov = vec[k + k * d :].reshape(
-            (k, d, d) if ct == "full" else (k, d) if ct == "diag" else (k,)
-        )
-        if not np.all(np.isfinite(vec)) or np.any(pi < 0):
-            return None
+    def feasible(theta: GaussianParams) -> bool:
         try:
             # Outside the parameter space: a covariance not positive definite.
-            _precision_cholesky(cov, ct)
+            _precision_cholesky(theta.cov, data.covariance_type)
         except ValueError:
-            return None
-        # The extrapolation keeps sum(pi) = 1 up to rounding only.
-        return GaussianParams(pi / pi.sum(), mu, cov)
+            return False
+        return True
 
     return Model(
         e_step=lambda theta: _e_step(data, theta),
         m_step=lambda tau: _m_step(data, tau, reg_covar),
-        to_vector=to_vector,
-        from_vector=from_vector,
+        feasible=feasible,
+        rows=data.Xc,
     )
 
 
@@ -663,6 +645,7 @@ def m_step(
     return _external(_m_step(_Data(X, ct), tau, reg_covar), uni)
 
 
+@em.shared_doc
 def fit(
     X: object,
     pi0: object | None = None,
@@ -681,13 +664,11 @@ def fit(
 ) -> EMResult[GaussianParams]:
     r"""Fit a Gaussian mixture by EM.
 
-    Either give a start :math:`\theta^0` = ``(pi0, mu0, cov0)``, or give
-    ``n_components`` and let ``fit`` draw ``n_init`` starts (see
-    :mod:`solutions.init`: each start is one M-step from an initial partition)
-    and keep the run with the highest final log-likelihood. Each iteration is
-    one E-step and one M-step (see :func:`e_step`, :func:`m_step`); ``max_iter=m``
-    and ``tol=0`` run exactly ``m`` of them, as scikit-learn's
-    ``GaussianMixture(max_iter=m, tol=0)``.
+    {start}
+
+    ``max_iter=m, tol=0`` does what scikit-learn's
+    ``GaussianMixture(max_iter=m, tol=0)`` does; the objective is the
+    log-likelihood.
 
     Parameters
     ----------
@@ -697,31 +678,18 @@ def fit(
         Initial parameters, shapes as in :class:`GaussianParams`.
     covariance_type : {"full", "diag", "spherical"}
         Form of :math:`\Sigma_k`; irrelevant for 1-D ``X``.
-    n_components : int, optional
-        :math:`K`, when no start is given.
-    n_init : int
-        Number of starts when ``n_components`` is given.
-    init : {"kmeans++", "random"}
-        How starts are drawn.
-    random_state : int or Generator, optional
-        Seed for the starts.
-    max_iter : int
-        Maximum number of EM iterations (SQUAREM cycles when accelerated).
-    tol : float
-        Relative change of the log-likelihood below which EM stops.
+    {start_options}
     reg_covar : float
         :math:`\varepsilon \ge 0` added to the diagonal of every covariance
         in the M-step (scikit-learn's default :math:`10^{-6}`). With ``0`` a
         component that collapses onto too few points (singular
         :math:`\Sigma_k`, unbounded likelihood) raises a ValueError.
-    accelerate : bool
-        Use SQUAREM (Varadhan & Roland 2008); the trace stays non-decreasing.
+    {accelerate}
 
     Returns
     -------
-    EMResult
-        ``params`` is a :class:`GaussianParams` (univariate layout for 1-D
-        ``X``); ``tau`` the (n, K) responsibilities at the final parameters.
+    {returns}
+        ``params`` is a :class:`GaussianParams`, in the univariate layout for 1-D ``X``.
 
     Examples
     --------
@@ -735,30 +703,19 @@ def fit(
     X, uni = _check_X(X)
     ct = _internal_type(_check_covariance_type(covariance_type), uni)
     reg_covar = _check_reg_covar(reg_covar)
-    v.check_max_iter_tol(max_iter, tol)
-    given = check_start((pi0, mu0, cov0), n_components, n_init, init)
-    data = _Data(X, ct)
-    model = _model(data, reg_covar)
-
-    def run(theta0: GaussianParams) -> EMResult[GaussianParams]:
-        result = run_em(model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate)
-        return replace(result, params=_external(result.params, uni))
-
-    if given:
-        theta0 = _check_params(pi0, mu0, cov0, ct, uni, data.d)
-        v.check_n_components(data.n, len(theta0.pi))
-        return run(theta0)
-
-    v.check_n_components(data.n, n_components)
-    return multi_start(
-        data.Xc,
-        n_components,
+    result = em.fit(
+        lambda: _model(_Data(X, ct), reg_covar),
+        (pi0, mu0, cov0),
+        lambda pi, mu, cov: _check_params(pi, mu, cov, ct, uni, X.shape[1]),
+        n_components=n_components,
         n_init=n_init,
         init=init,
         random_state=random_state,
-        start_from=lambda tau0: _m_step(data, tau0, reg_covar),
-        run=run,
+        max_iter=max_iter,
+        tol=tol,
+        accelerate=accelerate,
     )
+    return replace(result, params=_external(result.params, uni))
 
 
 def sample(
@@ -773,15 +730,14 @@ def sample(
 
     ``X`` has shape (n, d), or (n,) when ``mu`` has shape (K,) (univariate).
     """
-    if int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = v.check_integer(n, "n", 0)
     uni = np.ndim(mu) == 1
     ct = _internal_type(_check_covariance_type(covariance_type), uni)
     pi, mu, cov = _check_params(pi, mu, cov, ct, uni)
     rng = np.random.default_rng(random_state)
     k, d = mu.shape
-    z = rng.choice(k, size=int(n), p=pi)
-    noise = rng.standard_normal((int(n), d))
+    z = rng.choice(k, size=n, p=pi)
+    noise = rng.standard_normal((n, d))
     if ct == "full":
         for j in range(k):
             members = z == j
@@ -815,8 +771,9 @@ def bic(X: object, params: GaussianParams | EMResult, covariance_type: str = "fu
     """
     if isinstance(params, EMResult):
         params = params.params
-    X_arr, _ = _check_X(X)
-    pi, mu, cov = params
-    loglik = log_likelihood(X, pi, mu, cov, covariance_type)
+    X_arr, uni = _check_X(X)
+    ct = _internal_type(_check_covariance_type(covariance_type), uni)
+    theta = _check_params(*params, ct, uni, X_arr.shape[1])
+    loglik = _e_step(_Data(X_arr, ct), theta)[1]
     n, d = X_arr.shape
-    return -2.0 * loglik + n_parameters(len(pi), d, covariance_type) * math.log(n)
+    return -2.0 * loglik + n_parameters(len(theta.pi), d, covariance_type) * math.log(n)

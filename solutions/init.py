@@ -22,13 +22,24 @@ Seeding is reproducible through ``random_state``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .em import EMResult
+from . import _validation as v
 
-__all__ = ["INITS", "best_of", "initial_responsibilities", "kmeans_plusplus"]
+if TYPE_CHECKING:  # em imports this module
+    from .em import EMResult
+
+__all__ = [
+    "INITS",
+    "best_of",
+    "initial_responsibilities",
+    "kmeans_plusplus",
+    "multi_start",
+    "uses_given_start",
+]
 
 INITS = ("kmeans++", "random")
 
@@ -132,17 +143,21 @@ def multi_start(
     return best_of([lambda t=t: run(t) for t in starts])
 
 
-def check_start(given: tuple, n_components: int | None, n_init: int, init: str) -> bool:
-    """Whether the user gave initial parameters; validates the alternatives.
+def uses_given_start(
+    start: Sequence[object | None], n_components: int | None, n_init: int, init: str
+) -> bool:
+    """Whether ``fit`` starts from the user's parameters (True) or draws its starts (False).
 
-    Returns True when all of ``given`` are set, False when none is and
-    ``n_components`` is; raises otherwise.
+    Validates the combination: all of ``start`` given (then ``n_init`` is 1
+    and ``n_components``, if given, agrees), or none of it and
+    ``n_components``, a positive ``n_init`` and a known ``init``.
     """
-    have = [g is not None for g in given]
+    have = [g is not None for g in start]
     if all(have):
-        if n_components is not None and n_components != len(np.atleast_1d(given[0])):
+        if n_components is not None and n_components != len(np.atleast_1d(start[0])):
             raise ValueError(
-                f"n_components={n_components} disagrees with the {len(given[0])} initial weights"
+                f"n_components={n_components} disagrees with the "
+                f"{len(np.atleast_1d(start[0]))} initial weights"
             )
         if n_init != 1:
             raise ValueError("n_init > 1 needs n_components, not initial parameters")
@@ -151,8 +166,7 @@ def check_start(given: tuple, n_components: int | None, n_init: int, init: str) 
         raise ValueError("give all initial parameters or none (and n_components)")
     if n_components is None:
         raise ValueError("give initial parameters or n_components")
-    if int(n_init) != n_init or n_init < 1:
-        raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
+    v.check_integer(n_init, "n_init", 1)
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     return False

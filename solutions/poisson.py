@@ -20,12 +20,19 @@ multiplicities :math:`c_j`: every sum over :math:`i` becomes a weighted sum over
 :math:`j`, which is exact and makes each iteration cost :math:`O(mK)` instead
 of :math:`O(nK)`.
 
+Rates :math:`\lambda_k \ge 0`. A rate :math:`\lambda_k = 0` is the point mass
+at 0: :math:`\log p(0 \mid 0) = 0` and :math:`\log p(x \mid 0) = -\infty` for
+:math:`x > 0` (``xlogy`` gives :math:`0 \log 0 = 0`). The M-step returns it for
+a component whose members are all zeros, and the E-step and the
+log-likelihood handle its :math:`-\infty` entries exactly. A count
+:math:`x_i > 0` that every component with :math:`\pi_k > 0` gives probability
+0 has log-likelihood :math:`-\infty` and undefined responsibilities
+(:func:`e_step` raises).
+
 Empty components: if a component receives no responsibility
 (:math:`\sum_i t_{ik} = 0`), the M-step sets :math:`\pi_k = 0` and
 :math:`\lambda_k = \bar x` (the sample mean, a finite placeholder). With
 :math:`\pi_k = 0` the component keeps zero responsibility from then on.
-A component whose members are all zeros tends to :math:`\lambda_k = 0`, the
-point mass at 0; the E-step handles that limit exactly.
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from . import _validation as v
-from .em import EMResult, Model, run_em
-from .init import check_start, multi_start
+from . import em
+from .em import EMResult, Model
 
 __all__ = [
     "PoissonParams",
@@ -79,12 +86,18 @@ def _check_counts(x: object) -> np.ndarray:
     return arr.astype(float, copy=False)
 
 
-def _check_params(pi: object, lam: object) -> PoissonParams:
-    pi = v.check_weights(pi)
+def _check_rates(lam: object) -> np.ndarray:
+    """Rates: 1-D, finite, >= 0 (0 is the point mass at 0)."""
     lam = v.as_float_array(lam, "lam", 1)
-    v.check_length(lam, len(pi), "lam")
     if np.any(lam < 0):
         raise ValueError(f"lam must contain non-negative rates, got {lam}")
+    return lam
+
+
+def _check_params(pi: object, lam: object) -> PoissonParams:
+    pi = v.check_weights(pi)
+    lam = _check_rates(lam)
+    v.check_length(lam, len(pi), "lam")
     return PoissonParams(pi, lam)
 
 
@@ -93,26 +106,27 @@ def _check_params(pi: object, lam: object) -> PoissonParams:
 
 
 def _log_pmf(x: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    # xlogy gives 0 * log 0 = 0, so lam = 0 is the point mass at zero.
-    return xlogy(x[:, None], lam[None, :]) - lam[None, :] - gammaln(x + 1.0)[:, None]
+    """(n, K) log p(x_i | lam_k); xlogy gives 0 log 0 = 0, so lam_k = 0 is the point mass at 0."""
+    with np.errstate(divide="ignore"):  # log 0 = -inf for x > 0 and lam = 0
+        return xlogy(x[:, None], lam[None, :]) - lam[None, :] - gammaln(x + 1.0)[:, None]
 
 
-def _log_joint(x: np.ndarray, pi: np.ndarray, lam: np.ndarray) -> np.ndarray:
+def _e_pass(x: np.ndarray, pi: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E-step: t_ik (n, K) and log p(x_i | theta) (n,)."""
     with np.errstate(divide="ignore"):
         log_pi = np.log(pi)
-    return _log_pmf(x, lam) + log_pi[None, :]
+    log_joint = _log_pmf(x, lam)
+    log_joint += log_pi[None, :]
+    # The normaliser takes components along the rows: the (K, n) transposed view.
+    log_norm = em.normalise_log_joint(log_joint.T)
+    return log_joint, log_norm
 
 
-def _normalise(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Responsibilities and per-row log normaliser, both by log-sum-exp."""
-    m = log_joint.max(axis=1, keepdims=True)
-    tau = np.exp(log_joint - m)
-    s = tau.sum(axis=1, keepdims=True)
-    tau /= s
-    return tau, (m + np.log(s))[:, 0]
+_IMPOSSIBLE = "a count > 0 where every component with pi_k > 0 has rate lam_k = 0"
 
 
 def _weighted_m_step(x: np.ndarray, tau: np.ndarray, weight: np.ndarray | None) -> PoissonParams:
+    """M-step on values ``x`` each standing for ``weight`` samples (1 if None)."""
     wtau = tau if weight is None else tau * weight[:, None]
     n = x.shape[0] if weight is None else weight.sum()
     nk = wtau.sum(axis=0)
@@ -134,17 +148,16 @@ def log_poisson_pmf(x: object, lam: object) -> np.ndarray:
     x : array_like of shape (n,)
         Non-negative integer counts.
     lam : array_like of shape (K,)
-        Rates :math:`\lambda_k \ge 0` (:math:`\lambda_k = 0` is the point mass at 0).
+        Rates :math:`\lambda_k \ge 0`.
 
     Returns
     -------
     ndarray of shape (n, K)
+        :math:`-\infty` where :math:`\lambda_k = 0` and :math:`x_i > 0`
+        (:math:`\log p(0 \mid 0) = 0`).
     """
     x = _check_counts(x)
-    lam = v.as_float_array(lam, "lam", 1)
-    if np.any(lam < 0):
-        raise ValueError(f"lam must contain non-negative rates, got {lam}")
-    return _log_pmf(x, lam)
+    return _log_pmf(x, _check_rates(lam))
 
 
 def e_step(x: object, pi: object, lam: object) -> np.ndarray:
@@ -170,10 +183,19 @@ def e_step(x: object, pi: object, lam: object) -> np.ndarray:
     tau : ndarray of shape (n, K)
         Rows sum to 1, finite even when every :math:`p(x_i \mid \lambda_k)`
         underflows (e.g. :math:`x_i = 1000`, :math:`\lambda_k = 0.5`).
+
+    Raises
+    ------
+    ValueError
+        Besides bad input, when some count :math:`x_i > 0` has probability 0
+        under every component (all those with :math:`\pi_k > 0` have
+        :math:`\lambda_k = 0`): its responsibilities are undefined.
     """
     x = _check_counts(x)
     pi, lam = _check_params(pi, lam)
-    return _normalise(_log_joint(x, pi, lam))[0]
+    tau, log_norm = _e_pass(x, pi, lam)
+    em.raise_if_impossible(log_norm, _IMPOSSIBLE)
+    return tau
 
 
 def m_step(x: object, tau: object) -> PoissonParams:
@@ -207,17 +229,20 @@ def m_step(x: object, tau: object) -> PoissonParams:
 def log_likelihood(x: object, pi: object, lam: object) -> float:
     r"""Observed-data log-likelihood :math:`\sum_i \log \sum_k \pi_k\, p(x_i \mid \lambda_k)`.
 
-    Computed with log-sum-exp, so it stays finite where the densities underflow.
+    Computed with log-sum-exp, so it stays finite where the densities underflow;
+    :math:`-\infty` when some count :math:`x_i > 0` has probability 0 under every
+    component (all those with :math:`\pi_k > 0` have :math:`\lambda_k = 0`).
     """
     x = _check_counts(x)
     pi, lam = _check_params(pi, lam)
-    return float(_normalise(_log_joint(x, pi, lam))[1].sum())
+    return float(_e_pass(x, pi, lam)[1].sum())
 
 
 def sample(
     n: int, pi: object, lam: object, random_state: int | np.random.Generator | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` counts from the mixture; returns ``(x, z)`` with labels ``z``."""
+    n = v.check_integer(n, "n", 0)
     pi, lam = _check_params(pi, lam)
     rng = np.random.default_rng(random_state)
     z = rng.choice(len(pi), size=n, p=pi)
@@ -239,29 +264,35 @@ def _compress(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return values, freq.astype(float), inverse
 
 
-def _model(values: np.ndarray, freq: np.ndarray) -> Model[PoissonParams]:
+def _model(
+    values: np.ndarray, freq: np.ndarray, index: np.ndarray | None = None
+) -> Model[PoissonParams]:
+    """The model on the distinct counts ``values`` with multiplicities ``freq``.
+
+    ``index``: the position in ``values`` of each sample's count.
+    """
+
     def e(theta: PoissonParams) -> tuple[np.ndarray, float]:
-        tau, log_norm = _normalise(_log_joint(values, theta.pi, theta.lam))
+        tau, log_norm = _e_pass(values, theta.pi, theta.lam)
+        bad = np.isneginf(log_norm)
+        if bad.any():  # rows are distinct counts: name the count, not a row
+            raise ValueError(
+                f"the count {values[bad][0]:g} has zero probability under every component "
+                f"({freq[bad].sum():g} such samples): {_IMPOSSIBLE}"
+            )
         return tau, float(freq @ log_norm)
-
-    def to_vector(theta: PoissonParams) -> np.ndarray:
-        return np.concatenate([theta.pi, theta.lam])
-
-    def from_vector(vec: np.ndarray) -> PoissonParams | None:
-        k = vec.size // 2
-        pi, lam = vec[:k], vec[k:]
-        if np.any(pi < 0) or np.any(lam < 0) or not np.all(np.isfinite(vec)):
-            return None
-        return PoissonParams(pi / pi.sum(), lam)
 
     return Model(
         e_step=e,
         m_step=lambda tau: _weighted_m_step(values, tau, freq),
-        to_vector=to_vector,
-        from_vector=from_vector,
+        feasible=lambda theta: bool(np.all(theta.lam >= 0)),
+        rows=values[:, None],
+        weights=freq,
+        row_of_sample=index,
     )
 
 
+@em.shared_doc
 def fit(
     x: object,
     pi0: object | None = None,
@@ -277,37 +308,23 @@ def fit(
 ) -> EMResult[PoissonParams]:
     r"""Fit a Poisson mixture by EM.
 
-    Either give a start ``(pi0, lam0)`` — :math:`\theta^0` — or give
-    ``n_components`` and let ``fit`` choose ``n_init`` starts (see
-    :mod:`solutions.init`) and keep the best run.
+    {start}
+
+    EM runs on the distinct counts and their multiplicities (see the module
+    notes); the objective is the log-likelihood.
 
     Parameters
     ----------
     x : array_like of shape (n,)
         Non-negative integer counts.
     pi0, lam0 : array_like of shape (K,), optional
-        Initial weights :math:`\pi^0` and rates :math:`\lambda^0`.
-    n_components : int, optional
-        :math:`K`, when no start is given.
-    n_init : int
-        Number of starts when ``n_components`` is given; the run with the
-        highest final log-likelihood is returned.
-    init : {"kmeans++", "random"}
-        How starts are drawn.
-    random_state : int or Generator, optional
-        Seed for the starts.
-    max_iter : int
-        Maximum number of EM iterations (SQUAREM cycles when accelerated).
-    tol : float
-        Relative change of the log-likelihood below which EM stops.
-    accelerate : bool
-        Use SQUAREM (Varadhan & Roland 2008); the trace stays non-decreasing.
+        Initial weights :math:`\pi^0` and rates :math:`\lambda^0 \ge 0`.
+    {start_options}
+    {accelerate}
 
     Returns
     -------
-    EMResult
-        ``params`` is a :class:`PoissonParams`; ``tau`` the (n, K)
-        responsibilities at the final parameters.
+    {returns}
 
     Examples
     --------
@@ -319,37 +336,15 @@ def fit(
     -1989.946
     """
     x = _check_counts(x)
-    v.check_max_iter_tol(max_iter, tol)
-    values, freq, index = _compress(x)
-
-    def expand(tau_distinct: np.ndarray):
-        return lambda: tau_distinct[index]
-
-    model = _model(values, freq)
-
-    def run(theta0: PoissonParams) -> EMResult[PoissonParams]:
-        return run_em(
-            model,
-            theta0,
-            max_iter=max_iter,
-            tol=tol,
-            accelerate=accelerate,
-            tau_transform=expand,
-        )
-
-    if check_start((pi0, lam0), n_components, n_init, init):
-        theta0 = _check_params(pi0, lam0)
-        v.check_n_components(x.size, len(theta0.pi))
-        return run(theta0)
-
-    v.check_n_components(x.size, n_components)
-    return multi_start(
-        values[:, None],
-        n_components,
+    return em.fit(
+        lambda: _model(*_compress(x)),
+        (pi0, lam0),
+        _check_params,
+        n_components=n_components,
         n_init=n_init,
         init=init,
         random_state=random_state,
-        start_from=lambda tau0: _weighted_m_step(values, tau0, freq),
-        run=run,
-        sample_weight=freq,
+        max_iter=max_iter,
+        tol=tol,
+        accelerate=accelerate,
     )

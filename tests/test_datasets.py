@@ -1,6 +1,7 @@
 """The bundled data sets: shapes, dtypes, totals and published summaries."""
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,8 +32,8 @@ def test_data_files_ship_next_to_the_module():
 
 
 def test_loading_does_not_depend_on_the_working_directory(tmp_path):
-    # As from a fresh clone: the repository on the path, run from elsewhere.
-    root = Path(datasets.__file__).parents[1]
+    # The installed package (make venv: pip install -e .), run from elsewhere
+    # with no path set: the data files are found through the package.
     code = (
         "from solutions import datasets as d;"
         "print(d.old_faithful().shape, d.hasselblad_counts().size, d.horse_kicks().sum(),"
@@ -41,7 +42,7 @@ def test_loading_does_not_depend_on_the_working_directory(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,
-        env={"PYTHONPATH": str(root)},
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         capture_output=True,
         text=True,
         check=True,

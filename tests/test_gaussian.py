@@ -10,7 +10,7 @@ from scipy.stats import multivariate_normal, norm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from solutions import gaussian
+from solutions import em, gaussian
 from solutions.gaussian import GaussianParams
 
 TYPES = ["full", "diag", "spherical"]
@@ -423,21 +423,23 @@ def test_squarem_vector_round_trip_and_parameter_space():
     for covariance_type in TYPES:
         model = gaussian._model(gaussian._Data(X, covariance_type), 1e-6)
         theta = GaussianParams(*random_start(rng, 3, 2, covariance_type))
-        vec = model.to_vector(theta)
+        vec = em.to_vector(theta)
         assert vec.ndim == 1
-        back = model.from_vector(vec)
-        for got, want in zip(back, theta, strict=True):
-            np.testing.assert_allclose(got, want, rtol=1e-15)
+        for back in (em.from_vector(vec, theta), em._extrapolated(model, vec, theta)):
+            for got, want in zip(back, theta, strict=True):
+                np.testing.assert_allclose(got, want, rtol=1e-15)
         bad_pi = vec.copy()
         bad_pi[:3] = [1.2, -0.1, -0.1]
-        assert model.from_vector(bad_pi) is None
+        assert em._extrapolated(model, bad_pi, theta) is None
         bad_cov = vec.copy()
         bad_cov[-1] = -1.0  # last variance / last diagonal entry of Sigma_K
-        assert model.from_vector(bad_cov) is None
+        assert not model.feasible(em.from_vector(bad_cov, theta))
+        assert em._extrapolated(model, bad_cov, theta) is None
     # Rounding in the extrapolated weights is renormalised away.
     model = gaussian._model(gaussian._Data(X, "spherical"), 1e-6)
     vec = np.r_[0.5, 0.5 + 1e-12, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0]
-    assert model.from_vector(vec).pi.sum() == pytest.approx(1.0, abs=1e-15)
+    like = GaussianParams(np.ones(2) / 2, np.zeros((2, 2)), np.ones(2))
+    assert em._extrapolated(model, vec, like).pi.sum() == pytest.approx(1.0, abs=1e-15)
 
 
 # --------------------------------------------------------------------------

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import factorial
 
 from solutions import poisson
 
@@ -88,8 +87,6 @@ def test_extreme_counts_stay_finite():
     x = np.array([1000, 0, 3, 250])
     pi = np.array([0.5, 0.5])
     lam = np.array([0.5, 900.0])
-    naive = pi[0] * lam[0] ** 1000.0 * np.exp(-lam[0]) / factorial(1000.0)
-    assert naive == 0.0  # the naive route underflows
     tau = poisson.e_step(x, pi, lam)
     assert np.all(np.isfinite(tau))
     np.testing.assert_allclose(tau.sum(axis=1), 1.0, rtol=1e-14)
@@ -277,6 +274,79 @@ def test_bad_fit_options_raise(kwargs, match):
 def test_partial_start_raises():
     with pytest.raises(ValueError, match="all initial parameters"):
         poisson.fit([1, 2, 3], pi0=[0.5, 0.5])
+
+
+# --------------------------------------------------------------------------
+# rates lambda_k = 0: the point mass at 0
+
+
+def test_log_pmf_of_a_zero_rate_is_the_point_mass_at_zero():
+    x = np.array([0, 1, 4, 0])
+    got = poisson.log_poisson_pmf(x, [0.0, 2.0])
+    np.testing.assert_array_equal(got[:, 0], [0.0, -np.inf, -np.inf, 0.0])
+    np.testing.assert_allclose(got[:, 1], [xi * math.log(2.0) - 2.0 - math.lgamma(xi + 1) for xi in x])
+
+
+def test_e_step_and_log_likelihood_with_a_zero_rate_component():
+    x = np.array([0, 0, 1, 3, 0, 7])
+    pi, lam = np.array([0.3, 0.5, 0.2]), np.array([0.0, 1.5, 6.0])
+    joint = brute_force_joint(x, pi, lam)  # 0.0 ** 0 = 1: p(0 | 0) = 1, p(x > 0 | 0) = 0
+    assert joint[0, 0] == pytest.approx(0.3) and joint[2, 0] == 0.0
+    tau = poisson.e_step(x, pi, lam)
+    np.testing.assert_allclose(tau, joint / joint.sum(axis=1, keepdims=True), rtol=1e-12)
+    assert np.all(tau[x > 0, 0] == 0.0)
+    expected = sum(math.log(row.sum()) for row in joint)
+    assert poisson.log_likelihood(x, pi, lam) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_count_impossible_under_every_component():
+    x = np.array([0, 2])
+    # Both components with pi_k > 0 are point masses at 0: x = 2 has probability 0.
+    assert poisson.log_likelihood(x, [0.5, 0.5, 0.0], [0.0, 0.0, 3.0]) == -np.inf
+    with pytest.raises(ValueError, match="sample 1 has zero probability"):
+        poisson.e_step(x, [0.5, 0.5, 0.0], [0.0, 0.0, 3.0])
+    with pytest.raises(ValueError, match=r"count 2 has zero probability .*\(2 such samples\)"):
+        poisson.fit([0, 2, 0, 2], [0.5, 0.5, 0.0], [0.0, 0.0, 3.0])
+
+
+def test_m_step_returns_a_zero_rate_for_a_component_of_zeros():
+    x = np.array([0, 0, 0, 4, 6])
+    tau = np.array([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 2)
+    pi, lam = poisson.m_step(x, tau)
+    np.testing.assert_allclose(pi, [0.6, 0.4])
+    assert lam[0] == 0.0 and lam[1] == pytest.approx(5.0)
+    # ... and the next E-step takes it as the point mass at 0.
+    np.testing.assert_allclose(poisson.e_step(x, pi, lam)[3:, 0], 0.0)
+
+
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_fit_from_a_zero_rate_start_equals_em_by_hand(accelerate):
+    """EM with a point mass at 0 (zero-inflated counts), against the public steps."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.zeros(60, dtype=int), rng.poisson(3.0, 140)])
+    pi, lam = np.array([0.4, 0.6]), np.array([0.0, 2.0])
+    trace = [poisson.log_likelihood(x, pi, lam)]
+    for _ in range(40):
+        pi, lam = poisson.m_step(x, poisson.e_step(x, pi, lam))
+        trace.append(poisson.log_likelihood(x, pi, lam))
+    assert lam[0] == 0.0  # component 0 only ever holds zeros
+    res = poisson.fit(x, [0.4, 0.6], [0.0, 2.0], max_iter=40, tol=0)
+    np.testing.assert_allclose(res.loglik, trace, rtol=1e-12)
+    np.testing.assert_allclose(res.params.lam, lam, rtol=1e-10, atol=0)
+    fast = poisson.fit(x, [0.4, 0.6], [0.0, 2.0], tol=1e-12, accelerate=accelerate)
+    assert np.all(np.diff(fast.loglik) >= -1e-9) and np.all(np.isfinite(fast.loglik))
+    assert fast.params.lam[0] == 0.0 and fast.loglik[-1] >= trace[-1] - 1e-6
+
+
+def test_sample_with_a_zero_rate():
+    x, z = poisson.sample(1000, [0.5, 0.5], [0.0, 4.0], random_state=1)
+    assert np.all(x[z == 0] == 0) and x[z == 1].mean() == pytest.approx(4.0, abs=0.3)
+
+
+def test_sample_validates_n():
+    for n in (2.5, -3, "10"):
+        with pytest.raises(ValueError, match="n must be a non-negative integer"):
+            poisson.sample(n, [0.5, 0.5], [1.0, 2.0])
 
 
 def test_sample_draws_from_the_mixture():
