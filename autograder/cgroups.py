@@ -272,9 +272,14 @@ class Cgroup:
         return sorted({int(p) for d in self.dirs
                        for p in self._read(d / "cgroup.procs").split()})
 
-    def kill(self, wait: float = 10.0) -> bool:
-        """Kill every process of the group; whether it is empty after."""
-        if self.hierarchy.version == 2 and (self.memory_dir / "cgroup.kill").exists():
+    def kill(self, wait: float = 10.0, spare: int | None = None) -> bool:
+        """Kill every process of the group but ``spare``; whether none is left.
+
+        Sparing the process that started the others lets it reap them (a
+        zombie whose parent is gone waits for the machine's init).
+        """
+        if spare is None and self.hierarchy.version == 2 \
+                and (self.memory_dir / "cgroup.kill").exists():
             try:
                 _write(self.memory_dir / "cgroup.kill", "1")
             except OSError:
@@ -287,7 +292,7 @@ class Cgroup:
                 pass
         deadline = time.monotonic() + wait
         while True:
-            left = self.pids()
+            left = [p for p in self.pids() if p != spare]
             if not left:
                 return True
             for pid in left:

@@ -369,6 +369,11 @@ class Child:
     def kill(self) -> None:
         """Kill the child and everything it started; remove its cgroup."""
         proc, self.proc = self.proc, None
+        group, self.cgroup = self.cgroup, None
+        if group is not None and proc is not None:
+            # Everything but the launcher first: in a jail, the launcher
+            # (unshare) then reaps the driver, which reaped the rest.
+            group.kill(wait=2.0, spare=proc.pid)
         if proc is not None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -379,16 +384,14 @@ class Child:
                     stream.close()
                 except OSError:
                     pass
-        group, self.cgroup = self.cgroup, None
-        if group is not None:
-            # Daemons (setsid, double fork) left the process group: the
-            # cgroup still holds them.
-            group.remove()
-        if proc is not None:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if group is not None:
+            # Daemons (setsid, double fork) left the process group: the
+            # cgroup still holds them.
+            group.remove()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
