@@ -13,8 +13,9 @@ Isolation modes (:attr:`Toolkit.isolation`):
     it has no network; it cannot signal any process outside its namespace.
 ``"userns"``
     The grader is not root but unprivileged user namespaces are available:
-    the same jail inside a user namespace of its own, then the child drops
-    every capability.
+    the same jail inside a user namespace of its own (so its process count
+    and keyrings are its own), then the child drops every capability. (As
+    root, use ``root``: this mode is refused.)
 ``"none"``
     Only when asked for explicitly: a plain child process in an empty working
     directory. The student's code could then read every file its user can
@@ -250,6 +251,10 @@ def make_toolkit(isolation: str = "auto", memory_mb: int = 2048) -> Toolkit:
         mode = isolation
     if mode == "root" and not _is_root():
         raise SandboxError("isolation 'root' needs the grader to run as root")
+    if mode == "userns" and _is_root():
+        # Its student code would be the host's uid 0 (without capabilities).
+        raise SandboxError("isolation 'userns' is for a grader that is not root; "
+                           "as root, use --isolation root (or auto)")
     if mode == "none" and _is_root():
         hidden = [d for d in _python_dirs() if not _world_accessible(d)]
         if hidden:
@@ -370,15 +375,23 @@ class Child:
         """Kill the child and everything it started; remove its cgroup."""
         proc, self.proc = self.proc, None
         group, self.cgroup = self.cgroup, None
-        if group is not None and proc is not None:
-            # Everything but the launcher first: in a jail, the launcher
-            # (unshare) then reaps the driver, which reaped the rest.
-            group.kill(wait=2.0, spare=proc.pid)
-        if proc is not None:
+        if proc is not None and group is not None \
+                and self.kit.isolation in ("root", "userns"):
+            # Everything but the launcher (unshare) first: the driver, as the
+            # PID namespace's init, reaps the rest when it dies, and the
+            # launcher reaps the driver and exits. Killing the launcher first
+            # would leave the driver a zombie for the machine's init.
+            group.kill(wait=10.0, spare=proc.pid)
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 pass
+        if proc is not None:
+            if proc.returncode is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             for stream in (proc.stdin, proc.stdout):
                 try:
                     stream.close()

@@ -179,7 +179,8 @@ def test_fork_bomb_is_limited_and_every_process_killed_at_the_end(toolkit):
     finally:
         child.kill()
     if uid is not None:
-        assert _uid_processes(uid) == []
+        left = _uid_processes(uid)
+        assert left == [], [(Path(f"/proc/{p}/status").read_text()) for p in left]
     assert not any(d.exists() for d in group.dirs)
 
 
@@ -585,3 +586,54 @@ def test_grading_through_a_symlinked_checkout(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = (tmp_path / "out" / "grades.csv").read_text().splitlines()
     assert rows[1].startswith("inst,15,15,ok,")
+
+
+# --------------------------------------------------------------------------
+# control groups: fail closed, and cgroup v2
+
+
+def test_no_usable_cgroup_means_no_grading(monkeypatch):
+    """Without a cgroup the grader could make (not root, no delegated v2
+    subtree), it refuses: per-process limits alone are not a guarantee."""
+    monkeypatch.setattr(cgroups, "_HIERARCHY", None)
+    monkeypatch.setattr(cgroups, "_writable", lambda directory: False)
+    with pytest.raises(sandbox.SandboxError) as info:
+        sandbox.make_toolkit("auto", MEMORY_MB)
+    assert str(info.value).startswith("no control group can be made for the sandboxes")
+    assert "Delegate=yes" in str(info.value)
+
+
+def test_cgroup_v2_is_preferred_and_configured(monkeypatch, tmp_path):
+    """The v2 code path on a simulated unified hierarchy (this machine has v1):
+    the group's files get the caps, the grader's group enables the controllers."""
+    base = tmp_path / "unified" / "grader.scope"
+    base.mkdir(parents=True)
+    (base / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma\n")
+    mounts = [("/", str(tmp_path / "unified"), "cgroup2", {"rw"}),
+              ("/", "/sys/fs/cgroup/memory", "cgroup", {"rw", "memory"})]
+    monkeypatch.setattr(cgroups, "_HIERARCHY", None)
+    monkeypatch.setattr(cgroups, "_mounts", lambda: mounts)
+    monkeypatch.setattr(cgroups, "_own_groups",
+                        lambda: {"": "/grader.scope", "memory": "/"})
+    hierarchy = cgroups.find_hierarchy()
+    assert hierarchy == cgroups.Hierarchy(2, dict.fromkeys(cgroups.CONTROLLERS, base))
+    assert (base / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+    group = cgroups.Cgroup.create(300 << 20, 17)
+    d = base / group.name
+    assert group.procs_files == [str(d / "cgroup.procs")]
+    assert {f.name: f.read_text() for f in d.iterdir()} == {
+        "memory.max": str(300 << 20), "pids.max": "17", "cpu.weight": "100",
+        "cpu.max": "100000 100000"}
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n")
+    assert group.oom_kills() == 2
+    for f in d.iterdir():  # what the kernel does once the group is empty
+        f.unlink()
+    monkeypatch.setattr(group, "kill", lambda **kwargs: True)  # no process to kill here
+    group.remove()
+    assert not d.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root")
+def test_isolation_userns_as_root_is_refused():
+    with pytest.raises(sandbox.SandboxError, match="as root, use --isolation root"):
+        sandbox.make_toolkit("userns", MEMORY_MB)
