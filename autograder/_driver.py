@@ -441,8 +441,10 @@ class Driver:
 
         parts = list(out) if isinstance(out, tuple) else [np.float64(out)]
         arrays = [np.asarray(p, dtype=np.float64) for p in parts]
-        npy = npy_bytes(arrays)
-        size = sum(map(len, npy))
+        # The data first (no copy of a huge result), then the frames as sent.
+        size = sum(a.nbytes for a in arrays)
+        npy = npy_bytes(arrays) if size <= max_bytes else []
+        size = max(size, sum(map(len, npy)))
         if size > max_bytes:
             return {"status": "bad_result",
                     "message": f"{function} returned {size} bytes, more than the {max_bytes} "

@@ -83,8 +83,7 @@ HOW_TO_ISOLATE = (
     "run the grader as root, or enable unprivileged user namespaces "
     "(sysctl user.max_user_namespaces=15000; on Debian kernels also "
     "kernel.unprivileged_userns_clone=1; on Ubuntu 23.10 and later also "
-    "kernel.apparmor_restrict_unprivileged_userns=0), or, knowing that student code "
-    "can then read every file its user can read, pass --isolation none"
+    "kernel.apparmor_restrict_unprivileged_userns=0)"
 )
 
 
