@@ -56,9 +56,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--submission-timeout", type=_positive(float), default=300.0,
                    help="seconds per submission (default 300)")
     g.add_argument("--memory", type=_positive(int), default=2048,
-                   help="memory cap of the student's process in MiB (default 2048)")
+                   help="memory cap of each submission's sandbox as a whole, in MiB "
+                        "(default 2048)")
     g.add_argument("--isolation", choices=("auto", "root", "userns", "none"), default="auto",
-                   help="sandbox of the student's code (default: the strongest that works)")
+                   help="sandbox of the student's code (default auto: root when run as root, "
+                        "else userns; never none unless asked, which gives no file isolation)")
     g.add_argument("--named-regexp", default=None,
                    help="for a .zip: a regular expression that the whole file name must match, "
                         "with the named groups student_id and file_id (and optionally "
@@ -102,7 +104,7 @@ def _collect(args: argparse.Namespace, out: Path):
 def _grade(args: argparse.Namespace) -> int:
     import warnings
 
-    from .grade import GradeConfig, get_toolkit, grade_submissions
+    from .grade import GradeConfig, GraderSelfCheckFailed, get_toolkit, grade_submissions
     from .sandbox import SandboxError
     from .spec import NO_SECRET_WARNING, NoSecretWarning, load_secret
 
@@ -131,11 +133,18 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if kit.isolation == "none":
-        print("warning: isolation 'none': student code runs with resource limits only "
-              "and could read any file the grader can read (see autograder/sandbox.py)",
+        print("warning: isolation 'none' (as asked): student code runs with resource limits "
+              "only and could read any file its user can read (see autograder/sandbox.py)",
               file=sys.stderr)
-    results = grade_submissions(subs, out, jobs=args.jobs, config=config,
-                                progress=args.progress, replace=args.replace)
+    try:
+        results = grade_submissions(subs, out, jobs=args.jobs, config=config,
+                                    progress=args.progress, replace=args.replace)
+    except GraderSelfCheckFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     elapsed = time.monotonic() - start
     flagged = len({r.student_id for r in results if r.flags})
     mean = sum(r.seconds for r in results) / max(len(results), 1)

@@ -11,14 +11,22 @@ Before it runs student code the driver, when configured to:
 
 1. builds a new root filesystem in its private mount namespace (set up by
    ``unshare``): a tmpfs holding read-only bind mounts of the system
-   directories and of the Python installation only, a private ``/tmp``, a
-   minimal ``/dev`` and a fresh ``/proc``; then ``chroot``s into it, so the
-   course files, the reference solutions and other students' submissions
-   do not exist for the student's code;
+   directories and of the Python installation only (at its real paths, and
+   through symlinks at the paths the interpreter was started from, since
+   ``sys.path`` names those), a generated ``/etc`` with only what Python and
+   its libraries read (no ``shadow``, a ``passwd`` naming only the sandbox's
+   user), a private ``/tmp``, a minimal ``/dev`` and a fresh ``/proc``; makes
+   that root read-only and ``chroot``s into it, so the course files, the
+   reference solutions and other students' submissions do not exist for the
+   student's code;
 2. sets resource limits (address space, CPU time, file size, no core dumps);
-3. drops privileges: to ``nobody`` when it runs as real root, or drops every
-   capability when it is root only inside a user namespace; and sets
-   ``no_new_privs`` so no setuid program can give them back.
+3. drops privileges: to the sandbox's own user id when it runs as real root,
+   or drops every capability when it is root only inside a user namespace;
+   sets ``no_new_privs`` so no setuid program can give them back; and joins
+   a new session keyring, so that no key of the grader's session is reachable.
+
+The grader puts the child's processes in a cgroup of their own before this
+code runs (:mod:`autograder.cgroups`).
 
 The same file is imported by the grader for the framing helpers; importing it
 has no side effects.
@@ -35,33 +43,49 @@ import traceback
 LENGTH = struct.Struct("!Q")
 MAX_HEADER = 1 << 20
 MAX_ARRAY = 256 << 20
+MAX_ARRAYS = 8
 TEXT_LIMIT = 4000
 
 # Flags of mount(2).
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 ST_FLAGS = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: MS_NOEXEC}
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What of the host's /etc the jail gets (copied, not bound): the dynamic
+# linker's cache and configuration and the time zone. passwd, group, hosts
+# and nsswitch.conf are written afresh.
+ETC_COPIED = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime")
 DEVICES = ("null", "zero", "random", "urandom")
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 38, 24
+# keyctl(2) system call numbers, and its operation that gives the process a
+# new anonymous session keyring.
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "i686": 288, "ppc64le": 313, "s390x": 280}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 # --------------------------------------------------------------------------
 # framing (shared with the grader)
 
 
-def encode(header, arrays=()):
-    """Frames of one message: the JSON header, then each array as ``.npy``."""
+def npy_bytes(arrays):
+    """Each array as ``.npy`` bytes (no pickles)."""
     import io
 
     import numpy as np
 
-    header = dict(header, arrays=len(arrays))
-    frames = [json.dumps(header).encode()]
+    out = []
     for a in arrays:
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
-        frames.append(buf.getvalue())
+        out.append(buf.getvalue())
+    return out
+
+
+def encode(header, arrays=(), npy=None):
+    """Frames of one message: the JSON header, then each array as ``.npy``
+    (``npy``: the arrays already as :func:`npy_bytes`)."""
+    npy = npy_bytes(arrays) if npy is None else npy
+    frames = [json.dumps(dict(header, arrays=len(npy))).encode(), *npy]
     return b"".join(LENGTH.pack(len(f)) + f for f in frames)
 
 
@@ -131,11 +155,80 @@ def _covered(path, dirs):
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
 
+def _write_file(path, text, mode=0o644):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def _copy_tree(src, dst):
+    """Copy ``src`` (a file, or a directory of files) to ``dst``, following
+    symlinks: the jail has none of the host's /etc to point into."""
+    import shutil
+
+    if os.path.isdir(src):
+        os.makedirs(dst, exist_ok=True)
+        for name in sorted(os.listdir(src)):
+            if os.path.isfile(os.path.join(src, name)):
+                shutil.copyfile(os.path.join(src, name), os.path.join(dst, name))
+    elif os.path.isfile(src):
+        shutil.copyfile(src, dst)
+
+
+def make_etc(target, uid):
+    """A minimal /etc: the files Python, numpy, scipy and matplotlib read.
+
+    ``passwd`` and ``group`` name root and the sandbox's own user only (uid
+    ``uid``; in a user namespace the student's code is root), so no account
+    of the host shows; there is no ``shadow``.
+    """
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    for name in ETC_COPIED:
+        try:
+            _copy_tree("/etc/" + name, f"{target}/{name}")
+        except OSError:
+            pass
+    users = "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+    groups = "root:x:0:\n"
+    if uid:
+        users += f"student:x:{uid}:{uid}:student:/tmp:/usr/sbin/nologin\n"
+        groups += f"student:x:{uid}:\n"
+    _write_file(target + "/passwd", users)
+    _write_file(target + "/group", groups)
+    _write_file(target + "/hosts", "127.0.0.1 localhost\n::1 localhost\n")
+    _write_file(target + "/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files\n")
+
+
+def _link_unresolved(root, path):
+    """Make ``path`` reach its real location inside the jail.
+
+    The interpreter computes ``sys.path`` from the path it was started as
+    (a symlinked venv, home or checkout); the jail binds the real directory,
+    so the unresolved path becomes a symlink to it, with real directories
+    above it.
+    """
+    real = os.path.realpath(path)
+    if real == path or os.path.lexists(root + path):
+        return
+    parent = os.path.dirname(path)
+    # Directories of the jail only: never follow a link out of it.
+    current = root
+    for part in parent.strip("/").split("/"):
+        if not part:
+            continue
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            raise OSError(f"cannot place {path} in the jail: {current[len(root):]} is a link")
+        if not os.path.isdir(current):
+            os.mkdir(current, 0o755)
+    os.symlink(real, root + path)
+
+
 def enter_jail(cfg):
     """Build the new root in ``cfg["jail"]`` and chroot into it."""
     root = cfg["jail"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['tmp_mb']}m,mode=755")
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
     bound = []
     keep = [os.path.realpath(p) for p in cfg["keep"]]
     for path in [*SYSTEM_DIRS, *keep]:
@@ -151,6 +244,7 @@ def enter_jail(cfg):
         os.makedirs(target, exist_ok=True)
         _bind_readonly(path, target)
         bound.append(path)
+    make_etc(root + "/etc", cfg.get("uid"))
     os.makedirs(root + "/dev", exist_ok=True)
     for dev in DEVICES:
         if os.path.exists("/dev/" + dev):
@@ -160,7 +254,12 @@ def enter_jail(cfg):
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/tmp", exist_ok=True)
-    os.chmod(root + "/tmp", 0o1777)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={cfg['tmp_mb']}m,mode=1777")
+    for path in cfg["keep"]:
+        _link_unresolved(root, os.path.abspath(path))
+    # Nothing but /tmp is writable, even to root inside a user namespace.
+    _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chroot(root)
     os.chdir("/tmp")
 
@@ -217,6 +316,26 @@ def drop_privileges(cfg):
             raise OSError(ctypes.get_errno(), "capset failed")
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    new_session_keyring()
+
+
+def new_session_keyring():
+    """Leave the grader's session keyring for a new, empty one of our own.
+
+    Without this the student's code would possess the keyring it inherited,
+    and whatever it put there would reach every later sandbox.
+    """
+    import errno
+    import platform
+
+    ctypes, libc = _libc()
+    number = SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise OSError(f"keyctl system call unknown on {platform.machine()}")
+    if libc.syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+        err = ctypes.get_errno()
+        if err != errno.ENOSYS:  # a kernel without keys has no keyring to share
+            raise OSError(err, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(err)}")
 
 
 # --------------------------------------------------------------------------
@@ -301,8 +420,8 @@ class Driver:
         self.ns["get_ipython"] = lambda: _Magics(self.ns)
         self.ns["display"] = lambda *args, **kwargs: None
 
-    def send(self, header, arrays=()):
-        _write_all(self.fd_out, encode(header, arrays))
+    def send(self, header, npy=()):
+        _write_all(self.fd_out, encode(header, npy=list(npy)))
 
     def receive(self):
         header = json.loads(_read_frame(self.fd_in, MAX_HEADER))
@@ -319,7 +438,7 @@ class Driver:
             return _error(exc), []
         return {"status": "ok"}, []
 
-    def call(self, function, args, kwargs):
+    def call(self, function, args, kwargs, max_bytes):
         fn = self.ns.get(function)
         if fn is None:
             return {"status": "error", "type": "NameError", "traceback": "",
@@ -343,9 +462,15 @@ class Driver:
 
         parts = list(out) if isinstance(out, tuple) else [np.float64(out)]
         arrays = [np.asarray(p, dtype=np.float64) for p in parts]
-        if sum(a.nbytes for a in arrays) > MAX_ARRAY // 2:
-            return {"status": "bad_result", "message": f"{function} returned a huge result"}, []
-        return {"status": "ok"}, arrays
+        # The data first (no copy of a huge result), then the frames as sent.
+        size = sum(a.nbytes for a in arrays)
+        npy = npy_bytes(arrays) if size <= max_bytes else []
+        size = max(size, sum(map(len, npy)))
+        if size > max_bytes:
+            return {"status": "bad_result",
+                    "message": f"{function} returned {size} bytes, more than the {max_bytes} "
+                               "a result of the expected shape can hold"}, []
+        return {"status": "ok"}, npy
 
     def serve(self):
         while True:
@@ -357,7 +482,8 @@ class Driver:
             if op == "exec":
                 reply = self.execute(str(header["label"]), str(header["source"]))
             elif op == "call":
-                reply = self.call(str(header["function"]), arrays, dict(header["kwargs"]))
+                reply = self.call(str(header["function"]), arrays, dict(header["kwargs"]),
+                                  int(header.get("max_bytes", MAX_ARRAY)))
             else:
                 return
             self.send(*reply)

@@ -61,10 +61,12 @@ class GradeConfig:
         Wall-clock seconds for the whole submission; what is left undone gets
         no points.
     memory_mb : int
-        Address-space cap of the child process (``RLIMIT_AS``), in MiB.
+        Memory cap of each sandbox as a whole, in MiB: every process of the
+        submission, its shared memory and its files in ``/tmp`` together (a
+        cgroup), and the address space of each process (``RLIMIT_AS``).
     isolation : str
-        ``"auto"``, ``"root"``, ``"userns"`` or ``"none"``; see
-        :mod:`autograder.sandbox`.
+        ``"auto"``, ``"root"``, ``"userns"`` or ``"none"`` (only when asked
+        for: no file isolation); see :mod:`autograder.sandbox`.
     secret_file : str, optional
         File holding the course secret from which the hidden cases are drawn;
         by default ``$AUTOGRADER_SECRET`` or ``autograder/course_secret``
@@ -221,7 +223,10 @@ class Runner:
             self.status.append(reason)
             self.flags.append(f"timeout: {reason}")
         elif outcome.kind == "died":
-            if "memory" in outcome.message.lower():
+            if outcome.message.startswith("malformed reply"):
+                reason = f"malformed reply {what}"
+                self.flags.append(f"crash: {reason} ({outcome.message})")
+            elif "memory" in outcome.message.lower():
                 reason = f"memory limit exceeded {what}"
                 self.flags.append(f"memory: {reason}")
             else:
@@ -276,13 +281,15 @@ class Runner:
                 self.replay.append(index)
             self._record(outcome, cell.label, cell=True)
 
-    def call(self, function: str, args: list[np.ndarray],
-             kwargs: dict[str, Any]) -> sandbox.Outcome:
+    def call(self, function: str, args: list[np.ndarray], kwargs: dict[str, Any],
+             max_bytes: int | None = None) -> sandbox.Outcome:
+        """Call ``function`` in the child; ``max_bytes`` bounds its reply
+        (see :meth:`autograder.sandbox.Child.call`)."""
         if self.out_of_time():
             return sandbox.Outcome("skipped", message="the submission used up its time")
         if not self._ensure_child():
             return sandbox.Outcome("skipped", message=self.broken or "no time left")
-        outcome = self.child.call(function, args, kwargs, self._limit())
+        outcome = self.child.call(function, args, kwargs, self._limit(), max_bytes=max_bytes)
         self._record(outcome, function, cell=False)
         return outcome
 
@@ -511,6 +518,45 @@ def make_kit(config: GradeConfig) -> Kit:
                secret is not None)
 
 
+class GraderSelfCheckFailed(RuntimeError):
+    """The instructor's solution did not earn full marks in the sandbox: the
+    grader cannot grade correctly here, so it grades nobody.
+
+    ``result`` is the :class:`SubmissionResult` of the instructor's solution.
+    """
+
+    def __init__(self, result: SubmissionResult) -> None:
+        self.result = result
+        lines = [f"the instructor's solution ({SOURCE_NOTEBOOK.relative_to(PACKAGE.parent)}) "
+                 f"scored {result.score}/{result.max_score} in the sandbox "
+                 f"(status: {result.status}), so this machine cannot grade correctly; "
+                 "no grades were written."]
+        lines += [f"  failed {t.grade_id}: {t.message}" for t in result.tests if not t.passed]
+        lines += [f"  {c.label} ({c.outcome}): {c.message}" for c in result.cells
+                  if c.outcome != "ok"]
+        super().__init__("\n".join(lines))
+
+
+SELF_CHECK_ID = "(instructor's solution)"
+
+
+def self_check(executor: Executor, kit: Kit) -> SubmissionResult:
+    """Grade the instructor's source notebook like a submission, where the
+    submissions will be graded; raise :class:`GraderSelfCheckFailed` unless it
+    earns full marks with status ``ok``."""
+    task = Task(SELF_CHECK_ID, SOURCE_NOTEBOOK.read_bytes())
+    try:
+        result = executor.submit(grade_task, task, kit).result()
+    except sandbox.SandboxError:
+        raise
+    except Exception as exc:
+        reason = f"grader error: {type(exc).__name__}: {exc}"
+        result = _failed(task, reason, f"grader: {reason}")
+    if result.score != result.max_score or result.status != "ok":
+        raise GraderSelfCheckFailed(result)
+    return result
+
+
 def make_task(sub: Submission) -> Task:
     """A task that refers to the notebook; nothing is read here."""
     source = sub.source
@@ -576,6 +622,12 @@ def grade_submissions(
     -------
     list of SubmissionResult
         Sorted by student id.
+
+    Raises
+    ------
+    GraderSelfCheckFailed
+        Before any student is graded, when the instructor's solution, graded
+        the same way, does not earn full marks; nothing is written.
     """
     config = config or GradeConfig()
     kit = make_kit(config)
@@ -591,6 +643,7 @@ def grade_submissions(
         executor = ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1)
     results: list[SubmissionResult] = []
     try:
+        self_check(executor, kit)
         futures: dict[Future, Task] = {executor.submit(grade_task, t, kit): t for t in tasks}
         from tqdm import tqdm
 

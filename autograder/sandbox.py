@@ -5,26 +5,38 @@ Isolation modes (:attr:`Toolkit.isolation`):
 ``"root"``
     The grader runs as root: the child starts under ``unshare`` in new mount,
     PID, network and IPC namespaces, chroots into a root filesystem that holds
-    only the system directories and the Python installation (read-only), and
-    runs as ``nobody``. It cannot see or write the course, the reference
-    solutions, the submissions or the output; it has no network; it cannot
-    signal any process outside its namespace.
+    only the system directories, the Python installation (read-only, at the
+    paths the child's ``sys.path`` names, symlinks included), a generated
+    ``/etc`` and a private ``/tmp``, and runs as a user id of its own (fresh for
+    every sandbox, never used twice by a grading process). It cannot see or
+    write the course, the reference solutions, the submissions or the output;
+    it has no network; it cannot signal any process outside its namespace.
 ``"userns"``
     The grader is not root but unprivileged user namespaces are available:
-    the same jail, then the child drops every capability.
+    the same jail inside a user namespace of its own (so its process count
+    and keyrings are its own), then the child drops every capability. (As
+    root, use ``root``: this mode is refused.)
 ``"none"``
-    Neither works: a plain child process with resource limits only, in an
-    empty working directory, with ``nobody``'s identity when the grader is
-    root. The student's code could then read files the grader can read; the
-    grader still never runs student code in its own process, so the verdict
-    cannot be faked, but a submission could copy a reference answer it
-    finds on disk. The grader warns when it falls back to this mode.
+    Only when asked for explicitly: a plain child process in an empty working
+    directory. The student's code could then read every file its user can
+    read. When the grader is root, that user is a fresh unprivileged user id
+    (student code never runs as uid 0); if that user cannot read the Python
+    installation, the mode is refused.
 
-``"auto"`` (the default) picks the first of these that works.
+``"auto"`` (the default) picks ``root`` when the grader is root, else
+``userns``; if that does not work it stops with a message saying how to
+enable it. It never falls back to ``none``.
 
-In every mode the child has a wall-clock timeout per request, a memory cap
-(``RLIMIT_AS``), a CPU-time cap, no core dumps, and a minimal environment;
-the whole process tree is killed when the submission is done.
+In every mode the child's whole process tree sits in a control group of its
+own (:mod:`autograder.cgroups`) that caps its memory (shared memory, memory
+files and children included), its number of processes and its CPU share, and
+is killed and removed when the submission is done; the grader refuses to run
+where no such group can be made. Each process also has a memory cap
+(``RLIMIT_AS``, so that a big allocation fails with ``MemoryError`` rather
+than a kill), a CPU-time cap, no core dumps, a new session keyring and a
+minimal environment. Each reply of the child is read only up to a size
+bound given by the caller (see :meth:`Child.call`): a longer or malformed
+reply stops the child and fails that request only.
 """
 
 from __future__ import annotations
@@ -32,12 +44,14 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,14 +59,32 @@ from typing import Any
 
 import numpy as np
 
-from . import _driver
+from . import _driver, cgroups
 
 PACKAGE = Path(__file__).resolve().parent
 DRIVER = PACKAGE / "_driver.py"
 CHECKS = PACKAGE / "checks.py"
-NOBODY = 65534
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 MODES = ("auto", "root", "userns", "none")
+#: Processes (and threads) a sandbox may hold at once.
+NPROC = 64
+#: Size of the sandbox's private /tmp, in MiB (its pages count in the memory cap).
+TMP_MB = 256
+#: A call's reply may hold this much more than ``REPLY_FACTOR`` times its input.
+REPLY_SLACK = 1 << 20
+REPLY_FACTOR = 64
+#: Exit code of the launcher when it cannot put the child in its cgroup.
+JOIN_FAILED = 97
+# Join the cgroup(s) named by the first arguments, then exec the rest: the
+# child is in its group before any of its code runs.
+JOIN = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit '
+        f'{JOIN_FAILED}; shift; n=$((n-1)); done; exec "$@"')
+HOW_TO_ISOLATE = (
+    "run the grader as root, or enable unprivileged user namespaces "
+    "(sysctl user.max_user_namespaces=15000; on Debian kernels also "
+    "kernel.unprivileged_userns_clone=1; on Ubuntu 23.10 and later also "
+    "kernel.apparmor_restrict_unprivileged_userns=0)"
+)
 
 
 def _wait(fd: int, event: int, seconds: float) -> bool:
@@ -70,6 +102,10 @@ class SandboxError(RuntimeError):
     """The child could not be started (a problem of the grading machine)."""
 
 
+class MalformedReply(ValueError):
+    """The child's reply broke the protocol or its size bound."""
+
+
 @dataclass
 class Outcome:
     """What one request to the child gave.
@@ -77,7 +113,8 @@ class Outcome:
     ``kind`` is ``ok``, ``error`` (the student's code raised; ``etype``,
     ``message``, ``traceback``), ``bad_result`` (the return value is not what
     the contract says; ``message``), ``timeout``, or ``died`` (the child
-    exited or was killed; ``message`` says how).
+    exited, was killed, or sent a malformed reply and was stopped;
+    ``message`` says which).
     """
 
     kind: str
@@ -85,7 +122,6 @@ class Outcome:
     etype: str = ""
     traceback: str = ""
     arrays: list[np.ndarray] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +141,38 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+# --------------------------------------------------------------------------
+# user ids: one per sandbox
+
+_UID_LOCK = threading.Lock()
+_UID_FIRST = 1 << 31
+_UID_SPAN = (1 << 32) - (1 << 24) - _UID_FIRST
+_uid_next: int | None = None
+
+
+def new_uid() -> int:
+    """A user id for one sandbox, never handed out twice by this process.
+
+    The ids are consecutive from a random start in [2³¹, 2³² − 2²⁴), far above
+    any real account: processes, the per-user process limit and the user
+    keyring are then private to the sandbox, and a later grading run starts
+    elsewhere, so what a submission leaves in its user keyring reaches no
+    later one. (Two grading processes on one machine overlap only if their
+    random starts fall within the number of sandboxes of each other.)
+    """
+    global _uid_next
+    with _UID_LOCK:
+        if _uid_next is None:
+            _uid_next = _UID_FIRST + secrets.randbelow(_UID_SPAN)
+        uid = _uid_next
+        _uid_next += 1
+        return uid
+
+
+# --------------------------------------------------------------------------
+# the Python installation
+
+
 def _world_accessible(path: str) -> bool:
     """Whether any user can reach ``path`` (every directory above it is o+x)."""
     current = Path(path).resolve()
@@ -118,7 +186,12 @@ def _world_accessible(path: str) -> bool:
 
 
 def _python_dirs() -> list[str]:
-    """Directories the child's Python needs: its prefixes and executable."""
+    """Directories the child's Python needs, as the child names them.
+
+    Not resolved: the child's ``sys.path`` is computed from the unresolved
+    path of the executable (a symlinked venv, home or checkout), so the jail
+    must offer the installation at these paths as well as at the real ones.
+    """
     dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     dirs.add(os.path.dirname(os.path.realpath(sys.executable)))
     return sorted(d for d in dirs if d)
@@ -156,35 +229,72 @@ def _child_env(mpl_dir: str) -> dict[str, str]:
 
 
 def make_toolkit(isolation: str = "auto", memory_mb: int = 2048) -> Toolkit:
-    """Prepare the children's files and find which isolation works here."""
+    """Prepare the children's files and check that ``isolation`` works here.
+
+    Raises
+    ------
+    SandboxError
+        When the sandbox cannot be made as asked (no control group, no
+        namespaces, or ``none`` as root with a Python installation an
+        unprivileged user cannot read), with what to do about it.
+    """
     if isolation not in MODES:
         raise ValueError(f"isolation must be one of {MODES}, got {isolation!r}")
+    try:
+        cgroups.find_hierarchy()
+    except cgroups.CgroupError as exc:
+        raise SandboxError(str(exc)) from None
+    if isolation == "auto":
+        mode = "root" if _is_root() else "userns"
+    else:
+        mode = isolation
+    if mode == "root" and not _is_root():
+        raise SandboxError("isolation 'root' needs the grader to run as root")
+    if mode == "userns" and _is_root():
+        # Its student code would be the host's uid 0 (without capabilities).
+        raise SandboxError("isolation 'userns' is for a grader that is not root; "
+                           "as root, use --isolation root (or auto)")
+    if mode == "none" and _is_root():
+        hidden = [d for d in _python_dirs() if not _world_accessible(d)]
+        if hidden:
+            raise SandboxError(
+                "isolation 'none' as root runs the student's code as an unprivileged user id, "
+                f"which cannot read the Python installation ({', '.join(hidden)} is not "
+                "readable by other users); use --isolation root, or a Python installation "
+                "every user can read")
     directory = Path(tempfile.mkdtemp(prefix="autograder-"))
     directory.chmod(0o755)
     (directory / "jail").mkdir(mode=0o755)
-    kit = Toolkit("none", memory_mb, directory, _build_mpl_cache(directory))
+    kit = Toolkit(mode, memory_mb, directory, _build_mpl_cache(directory))
     atexit.register(kit.cleanup)
-    if isolation == "auto":
-        candidates = ["root", "userns", "none"] if _is_root() else ["userns", "none"]
-    else:
-        candidates = [isolation]
-    errors = []
-    for mode in candidates:
-        kit.isolation = mode
-        child = Child(kit, timeout=60.0, cpu_s=60)
-        try:
-            child.start()
-            return kit
-        except SandboxError as exc:
-            errors.append(f"{mode}: {exc}")
-        finally:
-            child.kill()
-    kit.cleanup()
-    raise SandboxError("no sandbox works on this machine: " + "; ".join(errors))
+    child = Child(kit, timeout=60.0, cpu_s=60)
+    try:
+        child.start()
+    except SandboxError as exc:
+        kit.cleanup()
+        hint = f"; to enable a sandbox: {HOW_TO_ISOLATE}" if isolation == "auto" else ""
+        raise SandboxError(f"the sandbox (isolation {mode!r}) does not work on this "
+                           f"machine: {exc}{hint}") from None
+    finally:
+        child.kill()
+    return kit
+
+
+def reply_cap(args: list[np.ndarray]) -> int:
+    """Default bound on the bytes of a call's reply: ``REPLY_FACTOR`` times
+    the input's bytes plus ``REPLY_SLACK`` (each graded result is at most
+    a few times its input; callers that know the result's shape pass a
+    tighter bound)."""
+    size = sum(np.asarray(a).nbytes for a in args)
+    return REPLY_SLACK + REPLY_FACTOR * size
 
 
 class Child:
-    """One sandboxed Python process running :mod:`autograder._driver`."""
+    """One sandboxed Python process running :mod:`autograder._driver`.
+
+    After :meth:`start`, ``uid`` is the user id of the student's code and
+    ``cgroup`` the control group of the whole sandbox.
+    """
 
     def __init__(self, kit: Toolkit, *, timeout: float, cpu_s: float) -> None:
         self.kit = kit
@@ -192,46 +302,51 @@ class Child:
         self.cpu_s = cpu_s
         self.proc: subprocess.Popen | None = None
         self.workdir: str | None = None
-        self.info: dict[str, Any] = {}
+        self.cgroup: cgroups.Cgroup | None = None
+        self.uid: int | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
     def _command(self, cfg: dict[str, Any]) -> list[str]:
         python = [sys.executable, "-I", str(DRIVER), json.dumps(cfg)]
+        files = self.cgroup.procs_files
+        join = ["/bin/sh", "-c", JOIN, "sh", str(len(files)), *files]
         if self.kit.isolation == "root":
-            return [UNSHARE, "--mount", "--pid", "--net", "--ipc", "--fork",
+            return [*join, UNSHARE, "--mount", "--pid", "--net", "--ipc", "--fork",
                     "--kill-child=SIGKILL", *python]
         if self.kit.isolation == "userns":
-            return [UNSHARE, "--user", "--map-root-user", "--mount", "--pid", "--net",
+            return [*join, UNSHARE, "--user", "--map-root-user", "--mount", "--pid", "--net",
                     "--ipc", "--fork", "--kill-child=SIGKILL", *python]
-        return python
+        return [*join, *python]
 
     def start(self) -> None:
         """Start the child and wait until it is ready for requests."""
         jailed = self.kit.isolation in ("root", "userns")
-        # Outside the jail, nobody must still be able to read Python's files.
-        drop_uid = _is_root() and (
-            self.kit.isolation == "root"
-            or (self.kit.isolation == "none" and all(map(_world_accessible, _python_dirs())))
-        )
+        # As root, the student's code runs as a user id of its own, in every mode.
+        self.uid = new_uid() if _is_root() else None
         if jailed:
             mpl_dir = "/tmp/.mpl"
         else:
             self.workdir = tempfile.mkdtemp(prefix="autograder-child-")
-            if drop_uid:
-                os.chown(self.workdir, NOBODY, NOBODY)
+            if self.uid is not None:
+                os.chown(self.workdir, self.uid, self.uid)
             mpl_dir = os.path.join(self.workdir, ".mpl")
+        try:
+            self.cgroup = cgroups.Cgroup.create(self.kit.memory_mb << 20, NPROC)
+        except cgroups.CgroupError as exc:
+            self.kill()
+            raise SandboxError(str(exc)) from None
         cfg = {
             "checks": str(CHECKS),
             "jail": str(self.kit.directory / "jail") if jailed else "",
             "workdir": self.workdir or "",
             "keep": _python_dirs(),
-            "tmp_mb": 256,
+            "tmp_mb": TMP_MB,
             "memory_mb": self.kit.memory_mb,
             "cpu_s": max(1, int(self.cpu_s)),
-            "uid": NOBODY if drop_uid else None,
-            "gid": NOBODY if drop_uid else None,
-            "nproc": 64,
+            "uid": self.uid,
+            "gid": self.uid,
+            "nproc": NPROC,
             "mpl_cache": self.kit.mpl_cache,
         }
         try:
@@ -242,25 +357,40 @@ class Child:
                 start_new_session=True,
             )
         except OSError as exc:
+            self.kill()
             raise SandboxError(f"cannot start the child: {exc}") from None
-        reply = self._receive(time.monotonic() + 60.0)
+        reply = self._receive(time.monotonic() + 60.0, 0, 0)
         if reply.kind != "ok":
             self.kill()
+            if reply.message == f"exit code {JOIN_FAILED}":
+                raise SandboxError("the child could not join its cgroup")
             raise SandboxError(f"child did not start ({reply.kind}: {reply.message})")
-        self.info = reply.info
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """Kill the child and everything it started."""
+        """Kill the child and everything it started; remove its cgroup."""
         proc, self.proc = self.proc, None
-        if proc is not None:
+        group, self.cgroup = self.cgroup, None
+        if proc is not None and group is not None \
+                and self.kit.isolation in ("root", "userns"):
+            # Everything but the launcher (unshare) first: the driver, as the
+            # PID namespace's init, reaps the rest when it dies, and the
+            # launcher reaps the driver and exits. Killing the launcher first
+            # would leave the driver a zombie for the machine's init.
+            group.kill(wait=10.0, spare=proc.pid)
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 pass
+        if proc is not None:
+            if proc.returncode is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
             for stream in (proc.stdin, proc.stdout):
                 try:
                     stream.close()
@@ -270,6 +400,10 @@ class Child:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        if group is not None:
+            # Daemons (setsid, double fork) left the process group: the
+            # cgroup still holds them.
+            group.remove()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
@@ -277,17 +411,26 @@ class Child:
     # -- requests ----------------------------------------------------------
 
     def execute(self, label: str, source: str, timeout: float) -> Outcome:
-        """Run one cell of student code."""
-        return self._request({"op": "exec", "label": label, "source": source}, [], timeout)
+        """Run one cell of student code (its reply holds no array)."""
+        return self._request({"op": "exec", "label": label, "source": source}, [], timeout,
+                             max_arrays=0, max_bytes=0)
 
     def call(self, function: str, args: list[np.ndarray], kwargs: dict[str, Any],
-             timeout: float) -> Outcome:
-        """Call a student's function with plain arrays; get plain arrays back."""
-        return self._request({"op": "call", "function": function, "kwargs": kwargs},
-                             args, timeout)
+             timeout: float, max_bytes: int | None = None) -> Outcome:
+        """Call a student's function with plain arrays; get plain arrays back.
 
-    def _request(self, header: dict[str, Any], arrays: list[np.ndarray],
-                 timeout: float) -> Outcome:
+        ``max_bytes`` bounds the arrays of the reply (their ``.npy`` bytes, all
+        together; default :func:`reply_cap` of ``args``). A longer reply is
+        not read: the child is stopped and the outcome is ``died`` with a
+        message saying "malformed reply".
+        """
+        bound = reply_cap(args) if max_bytes is None else int(max_bytes)
+        return self._request({"op": "call", "function": function, "kwargs": kwargs,
+                              "max_bytes": bound}, args, timeout,
+                             max_arrays=_driver.MAX_ARRAYS, max_bytes=bound)
+
+    def _request(self, header: dict[str, Any], arrays: list[np.ndarray], timeout: float,
+                 *, max_arrays: int, max_bytes: int) -> Outcome:
         if not self.alive:
             return self._died()
         deadline = time.monotonic() + timeout
@@ -298,7 +441,7 @@ class Child:
             return Outcome("timeout")
         except (BrokenPipeError, ConnectionError, OSError):
             return self._died()
-        return self._receive(deadline)
+        return self._receive(deadline, max_arrays, max_bytes)
 
     def _send(self, data: bytes, deadline: float) -> None:
         fd = self.proc.stdin.fileno()
@@ -330,31 +473,33 @@ class Child:
             n -= len(chunk)
         return b"".join(chunks)
 
-    def _frame(self, limit: int, deadline: float) -> bytes | None:
+    def _frame(self, limit: int, deadline: float, what: str) -> bytes | None:
+        """One frame, refused unread if its length is above ``limit``."""
         head = self._read_exact(_driver.LENGTH.size, deadline)
         if head is None:
             return None
         (n,) = _driver.LENGTH.unpack(head)
         if n > limit:
-            raise ValueError(f"the child sent a frame of {n} bytes")
+            raise MalformedReply(f"{what} of {n} bytes, more than the {limit} allowed")
         return self._read_exact(n, deadline)
 
-    def _receive(self, deadline: float) -> Outcome:
+    def _receive(self, deadline: float, max_arrays: int, max_bytes: int) -> Outcome:
         try:
-            raw = self._frame(_driver.MAX_HEADER, deadline)
+            raw = self._frame(_driver.MAX_HEADER, deadline, "a header")
             if raw is None:
                 return self._died()
             header = json.loads(raw)
             if not isinstance(header, dict):
-                raise ValueError("header is not an object")
+                raise MalformedReply("the header is not an object")
             n_arrays = header.get("arrays", 0)
-            if not isinstance(n_arrays, int) or not 0 <= n_arrays <= 8:
-                raise ValueError("bad number of arrays")
-            arrays = []
+            if not isinstance(n_arrays, int) or not 0 <= n_arrays <= max_arrays:
+                raise MalformedReply(f"{n_arrays!r} arrays, at most {max_arrays} allowed")
+            arrays, left = [], max_bytes
             for _ in range(n_arrays):
-                data = self._frame(_driver.MAX_ARRAY, deadline)
+                data = self._frame(left, deadline, "an array")
                 if data is None:
                     return self._died()
+                left -= len(data)
                 arrays.append(_driver.decode_array(data))
         except TimeoutError:
             self.kill()
@@ -362,13 +507,11 @@ class Child:
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             # Garbage on the channel: only the student's code can have sent it.
             self.kill()
-            return Outcome("died", message=f"protocol error ({exc})")
+            return Outcome("died", message=f"malformed reply (protocol error: {exc})")
         status = header.get("status")
         text = {k: str(header.get(k, ""))[: _driver.TEXT_LIMIT + 100]
                 for k in ("message", "type", "traceback")}
-        if status == "ready":
-            return Outcome("ok", info={k: header.get(k) for k in ("uid", "jail")})
-        if status == "ok":
+        if status in ("ready", "ok"):
             return Outcome("ok", arrays=arrays)
         if status == "error":
             return Outcome("error", message=text["message"], etype=text["type"],
@@ -379,7 +522,7 @@ class Child:
             self.kill()
             return Outcome("died", message=f"sandbox setup failed: {text['message']}")
         self.kill()
-        return Outcome("died", message="protocol error (unknown reply)")
+        return Outcome("died", message="malformed reply (protocol error: unknown status)")
 
     def _died(self) -> Outcome:
         proc = self.proc
@@ -389,7 +532,11 @@ class Child:
                 code = proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 code = None
+        oom = self.cgroup is not None and self.cgroup.oom_kills() > 0
         self.kill()
+        if oom:
+            return Outcome("died", message=f"memory limit exceeded: the sandbox's "
+                                           f"{self.kit.memory_mb} MiB")
         if code is None:
             return Outcome("died", message="the process died")
         if code < 0:

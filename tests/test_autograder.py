@@ -830,7 +830,7 @@ def test_grade_submissions_with_a_custom_executor(tmp_path):
     results = grade.grade_submissions(collect.find_in_folder(tmp_path / "subs"),
                                       tmp_path / "out", executor=executor,
                                       config=grade.GradeConfig(timeout=20))
-    assert executor.submitted == 2
+    assert executor.submitted == 3  # the instructor's solution first (the self-check), then 2
     assert [(r.student_id, r.score, r.status) for r in results] == [
         ("ok", 15, "ok"), ("stub", 0, "ok")]
     assert all(t.message == "log_poisson_pmf raised NotImplementedError"

@@ -59,14 +59,14 @@ def _snapshot(tree: Path) -> dict[str, str]:
 
 
 def _grade(tree: Path, submissions: Path, out: Path, *extra: str,
-           secret: str | None = SECRET) -> subprocess.CompletedProcess:
+           secret: str | None = SECRET, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
            "-j", "2", "--timeout", str(TIMEOUT), *extra]
     env = {k: v for k, v in os.environ.items() if k != "AUTOGRADER_SECRET"}
     if secret is not None:
         env["AUTOGRADER_SECRET"] = secret
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr
+    assert not check or proc.returncode == 0, proc.stderr
     return proc
 
 
@@ -90,13 +90,15 @@ def run(tmp_path_factory):
     no_secret = _grade(tree, zip_path, root / "out-zip", secret=None)
     for sid in CHEATS_READING_FILES:
         shutil.copytree(root / "corpus" / sid, root / "cheats" / sid)
-    _grade(tree, root / "cheats", root / "out-unsandboxed", "--isolation", "none")
+    unsandboxed = _grade(tree, root / "cheats", root / "out-unsandboxed", "--isolation", "none",
+                         check=False)
     return {
         "root": root, "tree": tree, "out": out, "expected": expected, "before": before,
         "after": _snapshot(tree), "first": files, "feedback": feedback, "stderr": first.stderr,
         "second_stderr": second.stderr, "zip_out": root / "out-zip",
         "zip_expected": zip_expected, "unsandboxed": root / "out-unsandboxed",
         "no_secret_stderr": no_secret.stderr,
+        "unsandboxed_run": unsandboxed,
     }
 
 
@@ -195,14 +197,33 @@ def test_nothing_written_in_the_source_tree(run):
     assert run["after"] == run["before"]
 
 
+def _readable_by_everyone(path: str) -> bool:
+    current = Path(path).resolve()
+    return all(d.stat().st_mode & 0o001 for d in [current, *current.parents])
+
+
 def test_sandbox_was_used_and_the_cheats_would_work_without_it(run):
     """The cheats that read the course files are real: without the jail they
-    get full marks; with it (the corpus run) they get nothing for what they fake."""
+    get full marks; with it (the corpus run) they get nothing for what they fake.
+
+    Without the jail (``--isolation none``) a grader running as root runs the
+    student's code as an unprivileged user id; where that user cannot read
+    the Python installation (a pyenv under /root), the grader refuses instead.
+    """
     assert "isolation: root" in run["stderr"] or "isolation: userns" in run["stderr"]
-    rows = _rows(run["unsandboxed"] / "grades.csv")
-    assert {r["student_id"]: r["score"] for r in rows} == dict.fromkeys(CHEATS_READING_FILES, "15")
     sandboxed = {r["student_id"]: int(r["score"]) for r in _rows(run["out"] / "grades.csv")}
     assert all(sandboxed[sid] < 15 for sid in CHEATS_READING_FILES)
+    proc = run["unsandboxed_run"]
+    python = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    if os.geteuid() == 0 and not all(map(_readable_by_everyone, python)):
+        assert proc.returncode == 2
+        assert "isolation 'none' as root runs the student's code as an unprivileged user id, " \
+               "which cannot read the Python installation" in proc.stderr
+        assert not run["unsandboxed"].exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    rows = _rows(run["unsandboxed"] / "grades.csv")
+    assert {r["student_id"]: r["score"] for r in rows} == dict.fromkeys(CHEATS_READING_FILES, "15")
 
 
 def test_lms_zip_through_zip_collect(run):

@@ -64,7 +64,11 @@ def test_nothing_edits_the_import_path():
         *(REPO / "benchmarks").glob("*.py"),
     ]
     offenders = [str(f.relative_to(REPO)) for f in files if PATH_EDIT.search(f.read_text())]
-    assert offenders == []
+    # The sandboxed child puts the student's working directory on its path, as
+    # Jupyter does (a module written with %%writefile); that finds no course code.
+    assert offenders == ["autograder/_driver.py"]
+    driver = (REPO / "autograder" / "_driver.py").read_text()
+    assert len(PATH_EDIT.findall(driver)) == 1 and "sys.path.insert(0, here)" in driver
     ini = (REPO / "pytest.ini").read_text()
     assert re.search(r"^pythonpath\s*=\s*tests\s*$", ini, re.M), "only tests/ (test helpers)"
 
