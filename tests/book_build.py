@@ -30,6 +30,8 @@ HTML = BUILD / "html"
 CACHE = BUILD / ".jupyter_cache"
 # Written after a successful build: the sources fingerprint it was built from.
 STAMP = BUILD / ".book-tests-stamp"
+# The rendering_fingerprint() of the last successful build.
+RENDER_STAMP = BUILD / ".book-tests-rendering"
 # The execution_fingerprint() the execution cache was filled with.
 CACHE_STAMP = BUILD / ".book-tests-execution"
 # Files outside the notebooks that change what executing them gives.
@@ -105,6 +107,18 @@ def execution_fingerprint() -> str:
     return _fingerprint(inputs)
 
 
+def rendering_fingerprint() -> str:
+    """What every page depends on: configuration, local extensions, static files.
+
+    Sphinx re-renders a page when its source changed, not when an extension's
+    code did: a change here needs a full build (``--all``).
+    """
+    inputs = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    inputs += _files(ROOT / "chapters" / "_ext", {".py"})
+    inputs += _files(ROOT / "chapters" / "_static", {".css", ".js"})
+    return _fingerprint(inputs)
+
+
 def sources_fingerprint() -> str:
     """Everything a build depends on: config, toc, bibliography, chapters, solutions."""
     chapters = _files(ROOT / "chapters", {".md", ".ipynb", ".py", ".css", ".js"})
@@ -137,11 +151,14 @@ def ensure_book() -> BookBuild:
     if not CACHE_STAMP.exists() or CACHE_STAMP.read_text() != execution:
         shutil.rmtree(CACHE, ignore_errors=True)
     STAMP.unlink(missing_ok=True)
-    code, log, seconds = run_build()
+    rendering = rendering_fingerprint()
+    fresh = not RENDER_STAMP.exists() or RENDER_STAMP.read_text() != rendering
+    code, log, seconds = run_build(*(["--all"] if fresh else []))
     if code != 0:
         raise AssertionError(f"jupyter-book build failed (exit {code}):\n{log[-8000:]}")
     BUILD.mkdir(exist_ok=True)
     CACHE_STAMP.write_text(execution)
+    RENDER_STAMP.write_text(rendering)
     # The fingerprint of the sources *before* the build: an edit made while it
     # ran makes the next session build again.
     STAMP.write_text(fingerprint)

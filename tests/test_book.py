@@ -132,6 +132,26 @@ def test_config_makes_failing_cells_fail_the_build():
     assert {"dollarmath", "amsmath", "colon_fence"} <= set(extensions)
 
 
+# Code lines that fit the text column at desktop width (0.75rem monospace in
+# chapters/_static/book.css); test_book_browser.py measures the real widths.
+MAX_CODE_LINE = 90
+
+
+def test_code_lines_fit_the_column():
+    too_long = []
+    for page in CHAPTERS:
+        inside = False
+        lines = (ROOT / f"{page}.md").read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if CODE_CELL.match(line):
+                inside = True
+            elif inside and line.startswith("```"):
+                inside = False
+            elif inside and len(line) > MAX_CODE_LINE:
+                too_long.append(f"{page}.md:{number} ({len(line)} characters)")
+    assert not too_long, f"code lines over {MAX_CODE_LINE} characters: {too_long}"
+
+
 def test_every_cited_key_is_in_the_bibliography():
     keys = set(_bib_entries())
     cited = set()
@@ -384,21 +404,27 @@ def test_no_raw_myst_on_any_page(pages):
 
 @pytest.mark.slow
 def test_every_code_cell_of_a_source_is_executed(book):
-    # The executed notebooks myst-nb writes next to the HTML, one per page.
-    executed_dir = book.html.parent / "jupyter_execute"
+    # The notebooks as executed, from the build's execution cache (myst-nb's
+    # own copy in _build/jupyter_execute has no outputs when a page was taken
+    # from the cache). A notebook whose source changed since has no record.
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(CACHE))
+    records = {Path(r.uri).resolve(): r for r in cache.list_project_records()}
     n_cells = 0
     for page in toc_files():
-        source = (ROOT / f"{page}.md").read_text(encoding="utf-8")
-        expected = len(CODE_CELL.findall(source))
+        path = (ROOT / f"{page}.md").resolve()
+        expected = len(CODE_CELL.findall(path.read_text(encoding="utf-8")))
         if expected == 0:
             continue
-        executed = executed_dir / f"{page}.ipynb"
-        assert executed.is_file(), f"{page}: no executed notebook"
-        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
-        code = [c for c in cells if c["cell_type"] == "code"]
+        assert path in records, f"{page}: not in the execution cache"
+        executed = cache.get_cached_project_nb(records[path].uri)
+        assert executed is not None, f"{page}: no executed notebook for the current source"
+        nb = cache.get_cache_bundle(executed.pk).nb
+        code = [c for c in nb.cells if c.cell_type == "code"]
         ran = [c for c in code if isinstance(c.get("execution_count"), int)]
         assert len(code) == expected, (
-            f"{page}: the source has {expected} code-cell fences, the notebook "
+            f"{page}: the source has {expected} code-cell fences, the executed notebook "
             f"{len(code)} code cells (a fence that did not open swallows the next cell)"
         )
         assert len(ran) == expected, f"{page}: {expected - len(ran)} code cells not executed"
