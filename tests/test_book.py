@@ -309,6 +309,20 @@ def test_every_notebook_page_offers_its_ipynb(book):
 
 
 @pytest.mark.slow
+def test_downloaded_notebooks_are_the_executed_ones(book):
+    """The download menu's .ipynb has its outputs, also when taken from the cache."""
+    for page in toc_files():
+        source = ROOT / f"{page}.md"
+        if not CODE_CELL.search(source.read_text(encoding="utf-8")):
+            continue
+        nb = json.loads((book.html / "_sources" / f"{page}.ipynb").read_text(encoding="utf-8"))
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        missing = [c["source"][:60] for c in code if not isinstance(c.get("execution_count"), int)]
+        assert code and not missing, f"{page}: downloaded cells without outputs: {missing}"
+        assert any(c["outputs"] for c in code), page
+
+
+@pytest.mark.slow
 def test_unchanged_rebuild_executes_nothing(book):
     code, log, seconds = run_build()
     assert code == 0, log[-4000:]

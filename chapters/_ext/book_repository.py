@@ -17,16 +17,11 @@ Colab is never offered: it opens only ``.ipynb`` files from a repository, and
 the chapters are ``.md`` files (readers download the executed ``.ipynb``
 from every page's download menu instead).
 
-sphinx-book-theme copies that ``.ipynb`` to ``_sources/`` only while adding
-launch buttons, and fails on launch buttons without a repository; so without
-a URL the launch buttons are switched off and this extension does the copy.
+sphinx-book-theme fails on launch buttons without a repository, so without a
+URL they are switched off; ``book_downloads`` then offers the ``.ipynb``.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-from shutil import copy2
-from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -63,25 +58,6 @@ def _configure_buttons(app: Sphinx, config: Config) -> None:
     config.html_theme_options = options
 
 
-def _offer_executed_notebook(
-    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
-) -> None:
-    """Without a public URL: the download menu's ``.ipynb``, as the theme would."""
-    if public_url(app.config) or "kernelspec" not in app.env.metadata.get(pagename, {}):
-        return
-    if not str(context.get("sourcename", "")).endswith((".md", ".md.txt")):
-        return
-    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
-    if not executed.is_file():
-        return
-    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    copy2(executed, target)
-    context["ipynb_source"] = f"{pagename}.ipynb"
-
-
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _configure_buttons, priority=400)
-    # Before sphinx-book-theme's header buttons (priority 501).
-    app.connect("html-page-context", _offer_executed_notebook, priority=500)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
