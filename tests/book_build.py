@@ -3,14 +3,17 @@
 ``ensure_book()`` runs ``jupyter-book build . -W -n --keep-going`` (what
 ``make book`` runs) unless ``_build/html`` already comes from a successful
 build of the current sources. Execution outputs are cached by content in
-``_build/.jupyter_cache``, and that cache knows nothing about the ``solutions``
-package the chapters import, so the cache is cleared whenever ``solutions/``
-changed since it was filled: a page never shows outputs of older code.
+``_build/.jupyter_cache``, and that cache knows only the notebooks' code: not
+the ``solutions`` package the chapters import, nor the figure style
+(``chapters/matplotlibrc``) and the kernels' startup file that makes figures
+SVG (``chapters/_ext/kernel_startup.py``). The cache is cleared whenever one
+of those changed since it was filled: a page never shows outputs of older code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -27,8 +30,16 @@ HTML = BUILD / "html"
 CACHE = BUILD / ".jupyter_cache"
 # Written after a successful build: the sources fingerprint it was built from.
 STAMP = BUILD / ".book-tests-stamp"
-# The solutions/ fingerprint the execution cache was filled with.
-CACHE_STAMP = BUILD / ".book-tests-solutions"
+# The rendering_fingerprint() of the last successful build.
+RENDER_STAMP = BUILD / ".book-tests-rendering"
+# The execution_fingerprint() the execution cache was filled with.
+CACHE_STAMP = BUILD / ".book-tests-execution"
+# Files outside the notebooks that change what executing them gives.
+EXECUTION_INPUTS = (
+    ROOT / "chapters" / "matplotlibrc",
+    ROOT / "chapters" / "_ext" / "kernel_startup.py",
+    ROOT / "chapters" / "_ext" / "book_figures.py",
+)
 
 BUILD_TIMEOUT_S = 1800
 
@@ -89,15 +100,30 @@ def _files(folder: Path, suffixes: set[str]) -> list[Path]:
     ]
 
 
-def solutions_fingerprint() -> str:
-    return _fingerprint(_files(ROOT / "solutions", {".py", ".csv"}))
+def execution_fingerprint() -> str:
+    """What executed outputs depend on besides the notebooks' code."""
+    inputs = _files(ROOT / "solutions", {".py", ".csv"})
+    inputs += [path for path in EXECUTION_INPUTS if path.exists()]
+    return _fingerprint(inputs)
+
+
+def rendering_fingerprint() -> str:
+    """What every page depends on: configuration, local extensions, static files.
+
+    Sphinx re-renders a page when its source changed, not when an extension's
+    code did: a change here needs a full build (``--all``).
+    """
+    inputs = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    inputs += _files(ROOT / "chapters" / "_ext", {".py"})
+    inputs += _files(ROOT / "chapters" / "_static", {".css", ".js"})
+    return _fingerprint(inputs)
 
 
 def sources_fingerprint() -> str:
     """Everything a build depends on: config, toc, bibliography, chapters, solutions."""
     chapters = _files(ROOT / "chapters", {".md", ".ipynb", ".py", ".css", ".js"})
     config = [ROOT / name for name in ("_config.yml", "_toc.yml", "references.bib")]
-    return _fingerprint(config + chapters) + solutions_fingerprint()
+    return _fingerprint(config + chapters) + execution_fingerprint()
 
 
 def run_build(*extra: str, timeout: float = BUILD_TIMEOUT_S) -> tuple[int, str, float]:
@@ -121,15 +147,18 @@ def ensure_book() -> BookBuild:
     ):
         _built = BookBuild(HTML, 0.0, "reused an up-to-date build")
         return _built
-    solutions = solutions_fingerprint()
-    if not CACHE_STAMP.exists() or CACHE_STAMP.read_text() != solutions:
+    execution = execution_fingerprint()
+    if not CACHE_STAMP.exists() or CACHE_STAMP.read_text() != execution:
         shutil.rmtree(CACHE, ignore_errors=True)
     STAMP.unlink(missing_ok=True)
-    code, log, seconds = run_build()
+    rendering = rendering_fingerprint()
+    fresh = not RENDER_STAMP.exists() or RENDER_STAMP.read_text() != rendering
+    code, log, seconds = run_build(*(["--all"] if fresh else []))
     if code != 0:
         raise AssertionError(f"jupyter-book build failed (exit {code}):\n{log[-8000:]}")
     BUILD.mkdir(exist_ok=True)
-    CACHE_STAMP.write_text(solutions)
+    CACHE_STAMP.write_text(execution)
+    RENDER_STAMP.write_text(rendering)
     # The fingerprint of the sources *before* the build: an edit made while it
     # ran makes the next session build again.
     STAMP.write_text(fingerprint)
@@ -215,3 +244,33 @@ def read_page(path: Path) -> Page:
         links=tuple(collector.links),
         classes=frozenset(collector.classes),
     )
+
+
+_SVG_ROOT = re.compile(r"<svg\b[^>]*>", re.S)
+_VIEWBOX = re.compile(r'viewBox="\s*[-\d.e]+[\s,]+[-\d.e]+[\s,]+([\d.e]+)[\s,]+[\d.e]+\s*"')
+_TEXT = re.compile(r"<text\b.*?</text>", re.S)
+# font-size: 11px, or the shorthand font: italic 11px 'DejaVu Sans'.
+_FONT_SIZE = re.compile(r"font-size:\s*([\d.]+)px|font:[^;\"]*?([\d.]+)px")
+
+
+def svg_text_sizes(svg: str) -> tuple[float, list[float]]:
+    """Width of an SVG figure's viewBox and the font size of each of its texts.
+
+    Sizes are in the viewBox's units (matplotlib: 1 unit = 1 pt), one per
+    ``<text>`` element: the largest size inside it, so that the sub- and
+    superscripts of a maths label (70 % of its size) count as part of it.
+    Displayed ``w`` CSS px wide, a text of size ``s`` appears at
+    ``s * w / width`` px.
+    """
+    root = _SVG_ROOT.search(svg)
+    if root is None:
+        raise ValueError("not an SVG document")
+    viewbox = _VIEWBOX.search(root.group(0))
+    if viewbox is None:
+        raise ValueError("SVG without a viewBox")
+    sizes = []
+    for text in _TEXT.findall(svg):
+        found = [float(a or b) for a, b in _FONT_SIZE.findall(text)]
+        if found:
+            sizes.append(max(found))
+    return float(viewbox.group(1)), sizes
