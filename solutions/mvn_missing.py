@@ -44,6 +44,7 @@ from .information import standard_errors
 __all__ = [
     "ExpectedStats",
     "MVNParams",
+    "complete_and_missing_information",
     "e_step",
     "fit",
     "log_likelihood",
@@ -277,7 +278,23 @@ def _unit_matrices(d: int) -> np.ndarray:
 
 
 def observed_information(X: object, mu: object, cov: object) -> np.ndarray:
-    r"""Observed information :math:`I_{obs} = -\nabla^2 \ell(\theta)` by Louis's formula.
+    r"""Observed information :math:`I_{obs} = -\nabla^2 \ell(\theta) = I_c - I_m` (Louis 1982).
+
+    See :func:`complete_and_missing_information` for the parametrisation and
+    the two terms.
+
+    Returns
+    -------
+    ndarray of shape (p, p), :math:`p = d + d(d+1)/2`
+    """
+    I_c, I_m = complete_and_missing_information(X, mu, cov)
+    return I_c - I_m
+
+
+def complete_and_missing_information(
+    X: object, mu: object, cov: object
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The two terms of Louis's formula, :math:`I_c` and :math:`I_m`.
 
     The parameters are :math:`\theta = (\mu, \sigma)` with :math:`\sigma`
     the lower-triangle entries :math:`\sigma_{ab}`, :math:`a \ge b`, of
@@ -296,10 +313,16 @@ def observed_information(X: object, mu: object, cov: object) -> np.ndarray:
     :math:`I_{obs} = E[I_c \mid x_{obs}] - \operatorname{Var}[s \mid x_{obs}]`
     is evaluated in closed form from the Gaussian moments up to order four
     (Isserlis). It holds at every :math:`\theta`, not only at the maximum.
+    At a fixed point of EM, :math:`I_c^{-1} I_m` is the Jacobian of the EM
+    map (the rate matrix of the book's monotonicity chapter).
 
     Returns
     -------
-    ndarray of shape (p, p), :math:`p = d + d(d+1)/2`
+    I_c, I_m : ndarray of shape (p, p), :math:`p = d + d(d+1)/2`
+        The expected complete information
+        :math:`E[-\nabla^2 \log p(x, z \mid \theta) \mid x_{obs}]` and the
+        missing information :math:`\operatorname{Var}[\nabla \log p(x, z
+        \mid \theta) \mid x_{obs}]`.
     """
     X, patterns = _check_X(X)
     d = X.shape[1]
@@ -347,4 +370,4 @@ def observed_information(X: object, mu: object, cov: object) -> np.ndarray:
 
     I_c = np.block([[I_c_mumu, I_c_musig], [I_c_musig.T, I_c_sigsig]])
     I_m = np.block([[I_m_mumu, I_m_musig], [I_m_musig.T, I_m_sigsig]])
-    return I_c - I_m
+    return I_c, I_m

@@ -159,3 +159,21 @@ def test_bad_parameters_are_refused(data):
         mvn_missing.e_step(data, np.zeros(2), np.eye(D))
     with pytest.raises(ValueError, match="both"):
         mvn_missing.fit(data, mu0=np.zeros(D))
+
+
+def test_rate_matrix_is_the_jacobian_of_the_em_map(data):
+    """At the maximum, I_c^{-1} I_m = DM, by finite differences of one EM step."""
+    res = mvn_missing.fit(data, tol=1e-14, max_iter=5000, accelerate=True)
+    v = _tril_vector(*res.params)
+
+    def em_map(u):
+        theta = mvn_missing.m_step(mvn_missing.e_step(data, *_from_vector(u)))
+        return _tril_vector(*theta)
+
+    h = 1e-6
+    DM = np.column_stack(
+        [(em_map(v + h * e) - em_map(v - h * e)) / (2 * h) for e in np.eye(v.size)]
+    )
+    I_c, I_m = mvn_missing.complete_and_missing_information(data, *res.params)
+    np.testing.assert_allclose(np.linalg.solve(I_c, I_m), DM, atol=1e-6)
+    assert np.linalg.eigvalsh(I_m).min() > -1e-9 * np.abs(I_m).max()
