@@ -150,8 +150,8 @@ def _objective_is_loglik(theta: tuple, objective: float) -> float:
 class Model(Generic[P]):
     r"""One model on one data set: what :func:`run_em` and :func:`fit` need.
 
-    The parameters :math:`\theta` are a NamedTuple of arrays whose first field
-    is the weights ``pi``.
+    The parameters :math:`\theta` are a NamedTuple of arrays; for a mixture,
+    one field is the weights ``pi`` (SQUAREM keeps them summing to 1).
 
     Attributes
     ----------
@@ -347,11 +347,12 @@ def _extrapolated(model: Model[P], vec: np.ndarray, like: P) -> P | None:
     if not np.all(np.isfinite(vec)):
         return None
     theta = from_vector(vec, like)
-    pi = theta[0]
-    if np.any(pi < 0) or not pi.sum() > 0:
-        return None
-    # The extrapolation keeps sum(pi) = 1 up to rounding only.
-    theta = theta._replace(pi=pi / pi.sum())
+    if "pi" in theta._fields:  # a mixture (EM also serves models without weights)
+        pi = theta.pi
+        if np.any(pi < 0) or not pi.sum() > 0:
+            return None
+        # The extrapolation keeps sum(pi) = 1 up to rounding only.
+        theta = theta._replace(pi=pi / pi.sum())
     return theta if model.feasible(theta) else None
 
 

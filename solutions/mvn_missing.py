@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _validation as v
 from .em import EMResult, Model, run_em
 from .information import standard_errors
 
@@ -200,12 +201,6 @@ def log_likelihood(X: object, mu: object, cov: object) -> float:
     return _e_step(X, patterns, theta)[1]
 
 
-def _tril_to_cov(vec: np.ndarray, d: int) -> np.ndarray:
-    cov = np.zeros((d, d))
-    cov[np.tril_indices(d)] = vec
-    return cov + np.tril(cov, -1).T
-
-
 def fit(
     X: object,
     mu0: object | None = None,
@@ -244,22 +239,16 @@ def fit(
         if np.any(np.diag(cov0) <= 0):
             raise ValueError("a column of X has no spread: give mu0 and cov0")
     theta0 = _check_params(mu0, cov0, d)
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter!r}")
-    if not (np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    v.check_max_iter_tol(max_iter, tol)
 
-    def from_vector(vec: np.ndarray) -> MVNParams | None:
-        cov = _tril_to_cov(vec[d:], d)
-        if not np.all(np.isfinite(vec)) or np.any(np.linalg.eigvalsh(cov) <= 0):
-            return None
-        return MVNParams(vec[:d].copy(), cov)
+    def feasible(theta: MVNParams) -> bool:
+        # SQUAREM's extrapolation keeps Sigma symmetric; it must stay positive definite.
+        return bool(np.all(np.linalg.eigvalsh(theta.cov) > 0))
 
     model = Model(
         e_step=lambda theta: _e_step(X, patterns, theta),
         m_step=_m_step,
-        to_vector=lambda theta: np.concatenate([theta.mu, theta.cov[np.tril_indices(d)]]),
-        from_vector=from_vector,
+        feasible=feasible,
     )
     return run_em(model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate)
 
