@@ -7,6 +7,9 @@ the EM skeleton of :mod:`solutions.em` (the loop, SQUAREM, ``fit``):
 * :mod:`solutions.poisson` — univariate Poisson mixtures;
 * :mod:`solutions.gaussian` — univariate and multivariate Gaussian mixtures;
 * :mod:`solutions.bernoulli` — mixtures of multivariate Bernoullis;
+* :mod:`solutions.exponential` — mixtures of exponentials (the EM chapter's example);
+* :mod:`solutions.mvn_missing` — a multivariate normal with values missing at random;
+* :mod:`solutions.information` — standard errors by Louis's missing-information principle;
 * :mod:`solutions.datasets` — the small real data sets used in the course.
 """
 

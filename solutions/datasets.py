@@ -63,8 +63,9 @@ def hasselblad_counts() -> np.ndarray:
 def old_faithful() -> np.ndarray:
     """Old Faithful geyser: 272 eruptions.
 
-    Source: R ``datasets::faithful`` (Azzalini & Bowman 1990, *Applied
-    Statistics* 39:357–365).
+    Source: R ``datasets::faithful``, from Härdle (1991), *Smoothing
+    Techniques with Implementation in S*, Springer (Azzalini & Bowman 1990,
+    *Applied Statistics* 39:357–365, analyse a longer 299-eruption series).
 
     Returns
     -------
