@@ -148,11 +148,14 @@ def ensure_book() -> BookBuild:
         _built = BookBuild(HTML, 0.0, "reused an up-to-date build")
         return _built
     execution = execution_fingerprint()
-    if not CACHE_STAMP.exists() or CACHE_STAMP.read_text() != execution:
+    cleared = not CACHE_STAMP.exists() or CACHE_STAMP.read_text() != execution
+    if cleared:
         shutil.rmtree(CACHE, ignore_errors=True)
     STAMP.unlink(missing_ok=True)
     rendering = rendering_fingerprint()
-    fresh = not RENDER_STAMP.exists() or RENDER_STAMP.read_text() != rendering
+    # A cleared cache needs every page read again (--all): Sphinx would skip the
+    # unchanged ones and leave the cache empty for the later builds to refill.
+    fresh = cleared or not RENDER_STAMP.exists() or RENDER_STAMP.read_text() != rendering
     code, log, seconds = run_build(*(["--all"] if fresh else []))
     if code != 0:
         raise AssertionError(f"jupyter-book build failed (exit {code}):\n{log[-8000:]}")
