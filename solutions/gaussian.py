@@ -352,19 +352,26 @@ def _workers() -> int:
 
 
 def _map_chunks(fn: Callable[[int, int], T], chunks: list[tuple[int, int]], work: float) -> list[T]:
-    """``[fn(s, e) for (s, e) in chunks]``, in a thread pool when ``work`` (flops) pays for it."""
+    """``[fn(s, e) for (s, e) in chunks]``, in a thread pool when ``work`` (flops) pays for it.
+
+    BLAS is held to one thread either way: the products of one chunk are too
+    small to split, and BLAS threads that wait for each other by spinning
+    lose most of their time on a loaded machine.
+    """
     workers = min(_workers(), len(chunks)) if work >= _PARALLEL_MIN_WORK else 1
-    if workers <= 1:
-        return [fn(s, e) for s, e in chunks]
-    if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="gaussian")
     ctl = _controller()
     with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+        if workers <= 1:
+            return [fn(s, e) for s, e in chunks]
+        if workers not in _POOLS:
+            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="gaussian")
         return list(_POOLS[workers].map(lambda c: fn(*c), chunks))
 
 
 def _add(parts: list) -> object:
-    """Sum of partial results (arrays or tuples of arrays), in the order given."""
+    """Sum of partial results (numbers, arrays, tuples of them, or None), in the order given."""
+    if parts[0] is None:
+        return None
     if isinstance(parts[0], tuple):
         return tuple(_add([p[i] for p in parts]) for i in range(len(parts[0])))
     total = parts[0].copy() if isinstance(parts[0], np.ndarray) else parts[0]
@@ -413,6 +420,8 @@ class _Data:
             self.norm_max = math.sqrt(np.einsum("ij,ij->i", self.Xc, self.Xc).max())
         self._products: np.ndarray | None = None
         self._pooled: np.ndarray | None = None
+        # (tau, n_k, first, second moments) from the last E-step (see _e_step).
+        self.moments: tuple | None = None
 
     def products(self) -> np.ndarray | None:
         """(d(d+1)/2, n) products x_ia x_ib (a <= b) of the centred rows, or None.
@@ -515,7 +524,28 @@ def _m_step_textbook(
     return GaussianParams(nk / n, mu, np.array(cov))
 
 
-def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
+def _block_moments(
+    data: _Data, t: np.ndarray, s: int, e: int, products: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The M-step's sums over samples ``s:e``, given their (K, e - s) responsibilities ``t``.
+
+    :math:`n_k`, :math:`\sum_i t_{ik} x_i` and the second moments about the
+    data mean: :math:`\sum_i t_{ik} x_{ij}^2` (``"diag"``),
+    :math:`\sum_i t_{ik} \|x_i\|^2` (``"spherical"``), the products
+    :math:`\sum_i t_{ik} x_{ia} x_{ib}` (``"full"`` with ``products``), or an
+    empty array (``"full"`` without: :func:`_scatter` sums them). The first
+    three come from one product with the feature columns ``[.., x_i, 1]``,
+    taken as feats^T t^T: BLAS runs this orientation faster for small K.
+    """
+    d = data.d
+    sums = (data.feats[s:e].T @ t.T).T
+    second = sums[:, : -d - 1]
+    if products is not None:
+        second = t @ products[:, s:e].T
+    return sums[:, -1], sums[:, -d - 1 : -1], second
+
+
+def _e_step(data: _Data, theta: GaussianParams, moments: bool = False) -> tuple[np.ndarray, float]:
     r"""Responsibilities :math:`t_{ik}` and :math:`\sum_i \log p(x_i \mid \theta)`.
 
     The formulas of :func:`_e_step_textbook`, rearranged into one matrix
@@ -523,10 +553,16 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
     done on the transposed (K, n) array, where the log-sum-exp over
     components is a reduction across K contiguous rows; the returned (n, K)
     array is its transposed view.
+
+    With ``moments`` (EM's E-steps), each block's sums for the next M-step
+    (:func:`_block_moments`) are taken while the block is in cache, and kept
+    in ``data.moments`` with the responsibilities they belong to.
     """
     n, d = data.n, data.d
     ct = data.covariance_type
     pi, mu, cov = theta
+    data.moments = None  # the responsibilities they belonged to are being replaced
+    products = data.products() if moments and ct == "full" else None
     k = len(pi)
     prec_chol, log_det = _precision_cholesky(cov, ct)
     if ct == "spherical":
@@ -615,9 +651,10 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
 
     tau_t = np.empty((k, n))
 
-    def chunk(s: int, e: int) -> float:
+    def chunk(s: int, e: int) -> tuple[float, tuple | None]:
         buf = scratch(min(block, e - s))
         total = 0.0
+        sums = None
         for b in range(s, e, block):
             c = min(b + block, e)
             out = tau_t[:, b:c]
@@ -626,10 +663,18 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
             if dead.any():
                 out[dead] = -np.inf
             total += float(em.normalise_log_joint(out).sum())
-        return total
+            if moments:
+                part = _block_moments(data, out, b, c, products)
+                sums = part if sums is None else _add([sums, part])
+        return total, sums
 
-    total = _add(_map_chunks(chunk, data.chunks(block), flops))
-    return tau_t.T, float(total)
+    if moments:
+        flops += 2.0 * n * k * (data.feats.shape[1] + (0 if products is None else len(products)))
+    total, sums = _add(_map_chunks(chunk, data.chunks(block), flops))
+    tau = tau_t.T
+    if moments:
+        data.moments = (tau, *sums)
+    return tau, float(total)
 
 
 def _far_from_centre(cov: np.ndarray, mean: np.ndarray) -> bool:
@@ -647,49 +692,71 @@ def _far_from_centre(cov: np.ndarray, mean: np.ndarray) -> bool:
     return bool(z @ z > _CANCELLATION_RATIO)
 
 
+def _spread(data: _Data, t: np.ndarray, cols: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_i t_i (x_{ij} - c_j)^2` for the coordinates ``cols`` (weights ``t`` (n,)).
+
+    The ``"diag"``/``"spherical"`` M-step's careful path, from the raw samples.
+    Samples with :math:`t_i = 0` are skipped (a collapsing component, the
+    usual reason for this path, holds a handful of samples).
+    """
+    block = data.block_rows(len(cols))
+
+    def chunk(s: int, e: int) -> np.ndarray:
+        acc = np.zeros(len(cols))
+        for b in range(s, e, block):
+            w = t[b : min(b + block, e)]
+            rows = b + np.flatnonzero(w)
+            a = data.X[rows[:, None], cols] - centre
+            np.square(a, out=a)
+            acc += w[rows - b] @ a
+        return acc
+
+    return _add(_map_chunks(chunk, data.chunks(block), 3.0 * data.n * len(cols)))
+
+
 def _scatter(
     data: _Data, tau_t: np.ndarray, comps: np.ndarray, centres: np.ndarray | None
 ) -> np.ndarray:
-    r""":math:`\sum_i t_{ik} (x_i - c_k)(x_i - c_k)^\top` for the components ``comps``.
+    r""":math:`\sum_i t_{ik} (x_i - c_k)(x_i - c_k)^\top`, (len(comps), d, d), for the components ``comps``.
 
     ``centres`` (K, d) are the :math:`c_k`, about which the raw samples are
-    taken; None for the data mean, about which the centred samples are taken
-    (``"full"`` only). ``"full"``: (len(comps), d, d) matrices;
-    ``"diag"``/``"spherical"``: (len(comps), d), their diagonals. Each cached
+    taken; None for the data mean, about which the centred samples are
+    taken (the ``"full"`` M-step's first pass). Each cached
     block of samples is transposed once; each component's
     :math:`A^\top = (x - c_k)^\top \sqrt{t_k}` is then one pass over it and
     :math:`A^\top A` one BLAS syrk (numpy hands the product of an array with
     its own transpose to syrk: half the work of a general product).
     """
     d = data.d
-    full = data.covariance_type == "full"
     m = len(comps)
     block = data.block_rows(d)
 
     def chunk(s: int, e: int) -> np.ndarray:
-        acc = np.zeros((m, d, d) if full else (m, d))
+        acc = np.zeros((m, d, d))
         at = np.empty((d, min(block, e - s)))
         for b in range(s, e, block):
             c = min(b + block, e)
             xt = (data.Xc if centres is None else data.X)[b:c].T.copy()
             a = at[:, : c - b]
-            weight = np.sqrt(tau_t[comps, b:c]) if full else tau_t[comps, b:c]
+            weight = np.sqrt(tau_t[comps, b:c])
             for idx, j in enumerate(comps):
-                if not full:
-                    # diag/spherical: sum_i t_ik (x_ij - c_kj)^2, one product per row j.
-                    np.subtract(xt, centres[j][:, None], out=a)
-                    np.square(a, out=a)
-                    acc[idx] += a @ weight[idx]
-                    continue
                 if centres is None:
                     np.multiply(xt, weight[idx], out=a)
-                else:
-                    np.subtract(xt, centres[j][:, None], out=a)
-                    a *= weight[idx]
+                    acc[idx] += a @ a.T
+                    continue
+                # The careful path: samples with t_ik = 0 skipped (a collapsing
+                # component holds a handful of them).
+                rows = np.flatnonzero(weight[idx])
+                if 2 * rows.size < c - b:
+                    z = (xt[:, rows] - centres[j][:, None]) * weight[idx, rows]
+                    acc[idx] += z @ z.T
+                    continue
+                np.subtract(xt, centres[j][:, None], out=a)
+                a *= weight[idx]
                 acc[idx] += a @ a.T
         return acc
 
-    flops = 2.0 * data.n * m * d * (d if full else 2)
+    flops = 2.0 * data.n * m * d * d
     return _add(_map_chunks(chunk, data.chunks(block), flops))
 
 
@@ -698,7 +765,8 @@ def _m_step(data: _Data, tau: np.ndarray, reg_covar: float) -> GaussianParams:
 
     One pass over the samples, in chunks, sums :math:`n_k`,
     :math:`\\sum_i t_{ik} x_i` and the second moments about the data mean for
-    every component; components for which these would cancel are redone
+    every component (:func:`_block_moments`; in a fit, the E-step has already
+    summed them); components for which these would cancel are redone
     about their own mean (:func:`_scatter`).
     """
     n, d = data.n, data.d
@@ -709,21 +777,22 @@ def _m_step(data: _Data, tau: np.ndarray, reg_covar: float) -> GaussianParams:
     use_scatter = ct == "full" and products is None
     everyone = np.arange(k)
 
-    def moments(s: int, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = tau_t[:, s:e]
-        # [sum_i t_ik x_ij^2 | sum_i t_ik x_ij | n_k] ("diag"; ||x_i||^2 for
-        # "spherical", nothing for "full") in one product with the feature columns.
-        # (as feats^T t^T: BLAS runs this orientation faster for small K)
-        sums = (data.feats[s:e].T @ t.T).T
-        second = sums[:, : -d - 1]
-        if products is not None:
-            second = t @ products[:, s:e].T
-        return sums[:, -1], sums[:, -d - 1 : -1], second
+    if data.moments is not None and data.moments[0] is tau:
+        # Summed by the E-step that produced tau, while its blocks were in cache.
+        nk, first, second = data.moments[1:]
+    else:
+        width = data.feats.shape[1]
+        block = data.block_rows(width)
 
-    block = data.block_rows(d)
-    width = data.feats.shape[1]
-    flops = 2.0 * n * k * (width + (0 if products is None else products.shape[0]))
-    nk, first, second = _add(_map_chunks(moments, data.chunks(block), flops))
+        def chunk(s: int, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            parts = [
+                _block_moments(data, tau_t[:, b : b + block], b, min(b + block, e), products)
+                for b in range(s, e, block)
+            ]
+            return _add(parts)
+
+        flops = 2.0 * n * k * (width + (0 if products is None else products.shape[0]))
+        nk, first, second = _add(_map_chunks(chunk, data.chunks(block), flops))
     if use_scatter:
         second = _scatter(data, tau_t, everyone, None)
     empty = nk < _TINY
@@ -759,11 +828,15 @@ def _m_step(data: _Data, tau: np.ndarray, reg_covar: float) -> GaussianParams:
         else:
             spread = np.square(mu_c).mean(axis=1)
             cov = m2[:, 0] / d - spread
-        redo = ~empty & np.any((spread > _CANCELLATION_RATIO * cov).reshape(k, -1), axis=1)
-        redo = np.flatnonzero(redo)
-        if redo.size:
-            var = _scatter(data, tau_t, redo, mu_c + data.shift) / nk[redo, None]
-            cov[redo] = var if ct == "diag" else var.mean(axis=1)
+        # "diag": only the coordinates that would cancel are redone.
+        bad = (spread > _CANCELLATION_RATIO * cov).reshape(k, -1) & ~empty[:, None]
+        for j in np.flatnonzero(bad.any(axis=1)):
+            cols = np.flatnonzero(bad[j]) if ct == "diag" else np.arange(d)
+            var = _spread(data, tau_t[j], cols, mu_c[j, cols] + data.shift[cols]) / nk[j]
+            if ct == "diag":
+                cov[j, cols] = var
+            else:
+                cov[j] = var.mean()
         diagonal = cov.reshape(k, -1)
     diagonal += reg_covar
 
@@ -785,7 +858,7 @@ def _model(data: _Data, reg_covar: float) -> Model[GaussianParams]:
         return True
 
     return Model(
-        e_step=lambda theta: _e_step(data, theta),
+        e_step=lambda theta: _e_step(data, theta, moments=True),
         m_step=lambda tau: _m_step(data, tau, reg_covar),
         feasible=feasible,
         rows=data.Xc,

@@ -326,11 +326,17 @@ def test_fast_steps_match_textbook_with_any_thread_count(
     np.testing.assert_allclose(tau, e_tau, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(ll, e_ll, rtol=1e-12)
 
-    got = gaussian._m_step(data, tau, 1e-4)
     want = gaussian._m_step_textbook(X, tau, covariance_type, 1e-4)
-    np.testing.assert_allclose(got.pi, want.pi, rtol=1e-12)
-    np.testing.assert_allclose(got.mu, want.mu, rtol=1e-12)
-    assert_cov_close(got.cov, want.cov, rtol=1e-11)
+    # The M-step's own pass over tau, and in a fit the sums the E-step took
+    # on its way (kept for that very tau only).
+    _, fit_ll = gaussian._e_step(data, theta, moments=True)
+    assert fit_ll == ll and data.moments is not None
+    fit_tau = data.moments[0]
+    for t in (tau, fit_tau):
+        got = gaussian._m_step(data, t, 1e-4)
+        np.testing.assert_allclose(got.pi, want.pi, rtol=1e-12)
+        np.testing.assert_allclose(got.mu, want.mu, rtol=1e-12)
+        assert_cov_close(got.cov, want.cov, rtol=1e-11)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
