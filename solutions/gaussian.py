@@ -59,13 +59,28 @@ products:
   contiguous rows. A component much narrower than the data's extent (a
   collapsing one), for which these expansions would cancel away digits,
   is computed from :math:`x_i - \mu_k` directly.
-* M-step: :math:`\sum_i t_{ik} x_i` and the second moments
-  :math:`\sum_i t_{ik} x_i x_i^\top` for all components at once are products
-  with the responsibilities (``"full"`` keeps the :math:`d(d+1)/2` products
-  :math:`x_{ia} x_{ib}` of each row when they fit in memory). A component whose
-  mean is far, in its own metric, from the data mean would lose digits in
-  :math:`E[x x^\top] - \mu_k \mu_k^\top`: its covariance is recomputed about its
-  own mean, as :math:`A^\top A` with :math:`A = \sqrt{t_k} (x - \mu_k)`.
+* M-step: :math:`n_k`, :math:`\sum_i t_{ik} x_i` and (``"diag"``,
+  ``"spherical"``) the second moments for all components at once are one
+  product of each block's responsibilities with its feature columns, taken
+  by the E-step of a fit while the block is still in cache. ``"full"`` sums
+  :math:`\sum_i t_{ik} x_i x_i^\top` either from the :math:`d(d+1)/2` products
+  :math:`x_{ia} x_{ib}` of each row (few features, when they fit in memory) or
+  as :math:`A^\top A` (BLAS syrk) with :math:`A = \sqrt{t_k}\, x` on cached
+  blocks. A component whose mean is far, in its own metric, from the data
+  mean would lose digits in :math:`E[x x^\top] - \mu_k \mu_k^\top`: its
+  covariance (for ``"diag"``: the coordinates concerned) is recomputed from
+  the raw samples about its own mean, :math:`A = \sqrt{t_k} (x - \mu_k)`.
+* Threads: the samples are cut into chunks (a partition that depends on n
+  and the block size, never on the thread count, and whose partial sums are
+  added in order, so that the results do not depend on the number of
+  threads). For large n the chunks go to a pool of as many Python threads as
+  BLAS may use (numpy and BLAS release the GIL), with BLAS held to one thread
+  inside: the elementwise work (squares, log-sum-exp), single-threaded in
+  numpy, then runs on every core too.
+
+The textbook forms, one component at a time, are :func:`_e_step_textbook`
+and :func:`_m_step_textbook`; the tests hold the fast steps to them with one
+and several threads.
 
 Collapsing and empty components:
 
