@@ -20,8 +20,13 @@ ever makes T(m) <= T(1), both sides are reported as T(m)/m instead and the
 row says NOISY.
 
 **Threads.** The grid runs with ``--threads`` BLAS threads on both sides
-(default: every usable CPU); the two target rows (full and diag, n = 1e5,
-d = 10, K = 5) with one thread each, as the issue states the target.
+(default: every usable CPU); the target rows (full and diag, n = 1e5,
+d = 10, K = 5) run twice, with one thread and with ``--threads``. Our fit
+takes its number of worker threads from the BLAS limit (see
+``solutions.gaussian._map_chunks``), so "one thread" means one thread on both
+sides. Every row's notes record the load average (1 min) when it finished:
+on a shared machine other jobs take cores from both sides alike, but
+OpenBLAS's spinning threads suffer more from it than single-threaded code.
 
 **Iterations and repeats per size.** At n = 1e6, d = 50, K = 10 one full
 iteration is several seconds (about 1e11 flops), so the counts shrink with the
@@ -33,6 +38,11 @@ faults on fresh arrays weigh as much as the matrix products.
 :math:`\\theta^m`; our ``loglik[-1]`` and scikit-learn's ``score(X) * n`` (both
 :math:`\\log p(x_{1:n} \\mid \\theta^m)`, each computed by its own code) must
 agree to a relative 1e-9.
+
+**Targets.** ≥ 4× scikit-learn per iteration (same log-likelihood) on the
+target rows, one thread and all threads; no grid row slower than
+scikit-learn (ratio ≥ 1); at n = 1e6, d = 50, K = 10 (full) at least half the
+GEMM rate below, with all threads.
 
 **GFLOP/s.** Flops per iteration, counted the same way for both libraries:
 ``full``: 2·n·d²·K for the E-step products (x_i P_k) and 2·n·d²·K for the M-step
@@ -58,6 +68,7 @@ from ._common import (
     Config,
     Row,
     blas_threads,
+    load_average,
     log,
     median_time,
     paired_times,
@@ -66,6 +77,8 @@ from ._common import (
 )
 
 NAME = "gaussian"
+TARGET_SPEEDUP = 4.0
+TARGET_GEMM_FRACTION = 0.5
 RTOL_LOGLIK = 1e-9
 REG_COVAR = 1e-6
 
@@ -102,7 +115,8 @@ def schedule(n: int, d: int, covariance_type: str, quick: bool) -> tuple[int, in
     return ((2, 1) if d >= 50 else (3, 1)) if full else (8, 1)
 
 
-# The issue's target: full covariance, n = 1e5, d = 10, K = 5, one BLAS thread.
+# The issue's target shape: n = 1e5, d = 10, K = 5, full and diag, one
+# thread and all threads.
 TARGET = {"n": 100_000, "d": 10, "K": 5, "m": 10, "repeats": 5}
 QUICK_TARGET = {"n": 10_000, "d": 10, "K": 5, "m": 6, "repeats": 2}
 GEMM_ROWS = 100_000
@@ -200,6 +214,7 @@ def compare(
         "repeats": repeats,
         "threads": threads,
         "times_s": times,
+        "load_average": load_average(),
     }
 
 
@@ -229,7 +244,8 @@ def _row(case: str, r: dict[str, object], target: str = "", need: float | None =
     met = None if need is None else bool(agree and ratio is not None and ratio >= need)
     notes = (
         f"{r['max_iter']} iterations, {r['repeats']} repeats, {r['threads']} BLAS thread(s); "
-        f"GFLOP/s ours {_g(r['gflops_ours'])}, sklearn {_g(r['gflops_sklearn'])}"
+        f"GFLOP/s ours {_g(r['gflops_ours'])}, sklearn {_g(r['gflops_sklearn'])}; "
+        f"load average {r['load_average'][0] if r['load_average'] else '?'}"
     )
     return Row(
         NAME, case, r["ms_ours"], "ms/iter", r["ms_sklearn"], "sklearn", ratio,
@@ -246,13 +262,20 @@ def run(cfg: Config) -> list[Row]:
     target = QUICK_TARGET if cfg.quick else TARGET
     rows: list[Row] = []
 
-    # The target rows first: full and diag, one BLAS thread.
+    # The target rows first: full and diag, one thread and all threads.
     X = make_data(target["n"], target["d"])
-    for ct in ("full", "diag"):
-        log(f"gaussian target {ct}")
-        r = compare(X, target["K"], ct, target["m"], target["repeats"], threads=1)
-        case = "TARGET " + _case(ct, target["n"], target["d"], target["K"]) + " (1 thread)"
-        rows.append(_row(case, r, "≥ 2× sklearn, same loglik", need=2.0))
+    for threads in sorted({1, cfg.threads}):
+        for ct in ("full", "diag"):
+            log(f"gaussian target {ct}, {threads} thread(s)")
+            r = compare(X, target["K"], ct, target["m"], target["repeats"], threads=threads)
+            case = (
+                "TARGET "
+                + _case(ct, target["n"], target["d"], target["K"])
+                + f" ({threads} thread{'s' if threads > 1 else ''})"
+            )
+            rows.append(
+                _row(case, r, f"≥ {TARGET_SPEEDUP:g}× sklearn, same loglik", need=TARGET_SPEEDUP)
+            )
 
     results = {}
     for n in grid["n"]:
@@ -264,7 +287,7 @@ def run(cfg: Config) -> list[Row]:
                     log(f"gaussian {_case(ct, n, d, K)}: {m} iterations x {repeats} repeats")
                     r = compare(X, K, ct, m, repeats, cfg.threads)
                     results[(n, d, K, ct)] = r
-                    rows.append(_row(_case(ct, n, d, K), r))
+                    rows.append(_row(_case(ct, n, d, K), r, "≥ 1× sklearn", need=1.0))
             del X
 
     # Achieved rate against the practical limit, full covariance at the largest n.
@@ -279,18 +302,24 @@ def run(cfg: Config) -> list[Row]:
         limit = gemm_gflops(min(n, GEMM_ROWS), d, K * d, cfg.threads)
         ours = r["gflops_ours"]
         frac = ours / limit
-        # The issue's target is for large n; quick mode's sizes only exercise the code.
-        large = n >= 1_000_000
+        # The issue's target is for large n and K = 10; quick mode's sizes only
+        # exercise the code.
+        large = n >= 1_000_000 and K == 10
         rows.append(
             Row(
                 NAME, f"GFLOP/s {_case('full', n, d, K)}", ours, "GFLOP/s", limit,
                 f"GEMM ({min(n, GEMM_ROWS)}×{d})@({d}×{K * d})", frac,
                 f"sklearn {_g(r['gflops_sklearn'])} GFLOP/s; square GEMM {square:.1f}",
-                "within 3× of GEMM (ratio ≥ 0.33)" if large else "",
-                bool(frac >= 1 / 3) if large else None,
+                f"≥ {TARGET_GEMM_FRACTION:g} of GEMM" if large else "",
+                bool(frac >= TARGET_GEMM_FRACTION) if large else None,
                 "ratio = our GFLOP/s / GEMM GFLOP/s (the fraction of the limit reached)"
-                + ("" if large else "; the target applies at n = 1e6, not checked here"),
-                extra={"gemm_gflops": limit, "square_gemm_gflops": square},
+                + ("" if large else "; the target applies at n = 1e6, K = 10, not checked here")
+                + f"; load average {load_average()}",
+                extra={
+                    "gemm_gflops": limit,
+                    "square_gemm_gflops": square,
+                    "load_average": load_average(),
+                },
             )
         )  # fmt: skip
     return rows

@@ -59,13 +59,28 @@ products:
   contiguous rows. A component much narrower than the data's extent (a
   collapsing one), for which these expansions would cancel away digits,
   is computed from :math:`x_i - \mu_k` directly.
-* M-step: :math:`\sum_i t_{ik} x_i` and the second moments
-  :math:`\sum_i t_{ik} x_i x_i^\top` for all components at once are products
-  with the responsibilities (``"full"`` keeps the :math:`d(d+1)/2` products
-  :math:`x_{ia} x_{ib}` of each row when they fit in memory). A component whose
-  mean is far, in its own metric, from the data mean would lose digits in
-  :math:`E[x x^\top] - \mu_k \mu_k^\top`: its covariance is recomputed about its
-  own mean, as :math:`A^\top A` with :math:`A = \sqrt{t_k} (x - \mu_k)`.
+* M-step: :math:`n_k`, :math:`\sum_i t_{ik} x_i` and (``"diag"``,
+  ``"spherical"``) the second moments for all components at once are one
+  product of each block's responsibilities with its feature columns, taken
+  by the E-step of a fit while the block is still in cache. ``"full"`` sums
+  :math:`\sum_i t_{ik} x_i x_i^\top` either from the :math:`d(d+1)/2` products
+  :math:`x_{ia} x_{ib}` of each row (few features, when they fit in memory) or
+  as :math:`A^\top A` (BLAS syrk) with :math:`A = \sqrt{t_k}\, x` on cached
+  blocks. A component whose mean is far, in its own metric, from the data
+  mean would lose digits in :math:`E[x x^\top] - \mu_k \mu_k^\top`: its
+  covariance (for ``"diag"``: the coordinates concerned) is recomputed from
+  the raw samples about its own mean, :math:`A = \sqrt{t_k} (x - \mu_k)`.
+* Threads: the samples are cut into chunks (a partition that depends on n
+  and the block size, never on the thread count, and whose partial sums are
+  added in order, so that the results do not depend on the number of
+  threads). For large n the chunks go to a pool of as many Python threads as
+  BLAS may use (numpy and BLAS release the GIL), with BLAS held to one thread
+  inside: the elementwise work (squares, log-sum-exp), single-threaded in
+  numpy, then runs on every core too.
+
+The textbook forms, one component at a time, are :func:`_e_step_textbook`
+and :func:`_m_step_textbook`; the tests hold the fast steps to them with one
+and several threads.
 
 Collapsing and empty components:
 
@@ -91,8 +106,12 @@ non-decreasing only up to terms of order :math:`\varepsilon`; with
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -123,8 +142,18 @@ _LOG_2PI = math.log(2.0 * math.pi)
 # this many doubles (1 MiB): about the size of a core's L2 cache.
 _BLOCK_DOUBLES = 1 << 17
 # The "full" M-step keeps the d(d+1)/2 x n products of the data when they
-# take at most this many doubles (128 MiB), else works component by component.
+# take at most this many doubles (128 MiB) and d is at most _PRODUCTS_MAX_D,
+# else works component by component on cached blocks (_scatter).
 _PRODUCTS_MAX_DOUBLES = 1 << 24
+_PRODUCTS_MAX_D = 16
+# Worker threads (see _map_chunks): None for as many as BLAS may use.
+_THREADS: int | None = None
+# Samples are split into about this many chunks of at least _MIN_CHUNK_ROWS,
+# shared by the worker threads; a step of fewer than _PARALLEL_MIN_WORK flops
+# runs in the calling thread (a pool's hand-offs would cost more).
+_CHUNKS = 64
+_MIN_CHUNK_ROWS = 4096
+_PARALLEL_MIN_WORK = 4e6
 # M-step: components whose mean, about the data mean, has a squared
 # Mahalanobis distance above this (per coordinate for "diag"/"spherical") get
 # their covariance recomputed about their own mean (at most ~3 digits lost).
@@ -135,6 +164,10 @@ _CANCELLATION_RATIO = 1e3
 _EXPANSION_LIMIT = 1e5
 _SYMMETRY_RTOL = 1e-8
 _TINY = np.finfo(float).tiny
+
+T = TypeVar("T")
+_CONTROLLER: list = []
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 class GaussianParams(NamedTuple):
@@ -294,6 +327,78 @@ def _cholesky(a: np.ndarray) -> np.ndarray | None:
     return chol if info == 0 else None
 
 
+# --------------------------------------------------------------------------
+# threads
+#
+# numpy's elementwise work (squares, exp, the log-sum-exp) runs on one core
+# while BLAS runs on all of them, and BLAS cannot split the small products of
+# a cache-sized block over threads. So, for large n, the chunks of rows go to a
+# small pool of Python threads (numpy and BLAS release the GIL) with BLAS held
+# to one thread inside: every core does both the products and the elementwise
+# work. The chunks depend on n and the block size only, and their partial sums
+# are added in chunk order, so the results do not depend on the thread count.
+
+
+def _controller() -> object | None:
+    """threadpoolctl's controller of the loaded BLAS libraries (built once), or None."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:  # no threadpoolctl, or it cannot read the libraries: one thread
+            _CONTROLLER.append(None)
+    return _CONTROLLER[0]
+
+
+def _workers() -> int:
+    """Worker threads: ``_THREADS`` if set, else as many as BLAS may use now."""
+    if _THREADS is not None:
+        return max(1, int(_THREADS))
+    ctl = _controller()
+    if ctl is None:
+        return 1
+    counts = [lib.num_threads for lib in ctl.select(user_api="blas").lib_controllers]
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min([cpus, *counts]))
+
+
+def _map_chunks(fn: Callable[[int, int], T], chunks: list[tuple[int, int]], work: float) -> list[T]:
+    """``[fn(s, e) for (s, e) in chunks]``, in a thread pool when ``work`` (flops) pays for it.
+
+    BLAS is held to one thread either way: the products of one chunk are too
+    small to split, and BLAS threads that wait for each other by spinning
+    lose most of their time on a loaded machine.
+    """
+    workers = min(_workers(), len(chunks)) if work >= _PARALLEL_MIN_WORK else 1
+    ctl = _controller()
+    with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+        if workers <= 1:
+            return [fn(s, e) for s, e in chunks]
+        if workers not in _POOLS:
+            _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="gaussian")
+        return list(_POOLS[workers].map(lambda c: fn(*c), chunks))
+
+
+def _add(parts: list) -> object:
+    """Sum of partial results (numbers, arrays, tuples of them, or None), in the order given."""
+    if parts[0] is None:
+        return None
+    if isinstance(parts[0], tuple):
+        return tuple(_add([p[i] for p in parts]) for i in range(len(parts[0])))
+    total = parts[0].copy() if isinstance(parts[0], np.ndarray) else parts[0]
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+# --------------------------------------------------------------------------
+# the prepared data
+
+
 class _Data:
     r"""The data prepared once for repeated E- and M-steps.
 
@@ -301,7 +406,7 @@ class _Data:
     the E-step multiplies by its weights: ``[Xc, 1]`` for ``"full"``,
     ``[Xc**2, Xc, 1]`` for ``"diag"``, ``[||Xc||**2, Xc, 1]`` for
     ``"spherical"``. The column of ones folds the constant terms into the same
-    matrix product. ``"full"`` also keeps, when they fit in
+    matrix product. ``"full"`` with few features also keeps, when they fit in
     ``_PRODUCTS_MAX_DOUBLES``, the products :math:`x_{ia} x_{ib}`
     (:math:`a \le b`) of each centred row, so that
     :math:`\sum_i t_{ik} x_i x_i^\top` for all k is one matrix product.
@@ -310,6 +415,10 @@ class _Data:
     def __init__(self, X: np.ndarray, covariance_type: str) -> None:
         self.n, self.d = n, d = X.shape
         self.covariance_type = covariance_type
+        # X itself too: x_i - mu_k for a collapsing or far component is taken
+        # from the raw values, where centring would already have rounded away
+        # the digits that tell samples near mu_k apart.
+        self.X = X
         self.shift = X.mean(axis=0)
         first = {"full": 0, "diag": d, "spherical": 1}[covariance_type]
         self.feats = np.empty((n, first + d + 1))
@@ -326,14 +435,22 @@ class _Data:
             self.norm_max = math.sqrt(np.einsum("ij,ij->i", self.Xc, self.Xc).max())
         self._products: np.ndarray | None = None
         self._pooled: np.ndarray | None = None
+        # (tau, n_k, first, second moments) from the last E-step (see _e_step).
+        self.moments: tuple | None = None
 
     def products(self) -> np.ndarray | None:
-        """(d(d+1)/2, n) products x_ia x_ib (a <= b) of the centred rows, or None if too big."""
+        """(d(d+1)/2, n) products x_ia x_ib (a <= b) of the centred rows, or None.
+
+        None when they would take more than ``_PRODUCTS_MAX_DOUBLES``, or when
+        d is so large that a product per component of each cached block
+        (:func:`_scatter`) costs less than reading them back from memory.
+        """
         n, d = self.n, self.d
-        if self._products is None and n * d * (d + 1) // 2 <= _PRODUCTS_MAX_DOUBLES:
+        p = d * (d + 1) // 2
+        if self._products is None and d <= _PRODUCTS_MAX_D and n * p <= _PRODUCTS_MAX_DOUBLES:
             # Built feature-major: each product is then one contiguous row.
             xt = np.ascontiguousarray(self.Xc.T)
-            self._products = np.empty((d * (d + 1) // 2, n))
+            self._products = np.empty((p, n))
             start = 0
             for a in range(d):
                 np.multiply(xt[a], xt[a:], out=self._products[start : start + d - a])
@@ -350,21 +467,117 @@ class _Data:
                 self._pooled = var if self.covariance_type == "diag" else var.mean()
         return self._pooled
 
-    def blocks(self, width: int) -> range:
-        """Starts of blocks of samples whose temporaries of ``width`` rows stay in cache."""
-        return range(0, self.n, max(256, _BLOCK_DOUBLES // max(width, 1)))
+    def block_rows(self, width: int) -> int:
+        """Samples per block, so that a temporary of ``width`` rows stays in a core's cache."""
+        return max(256, _BLOCK_DOUBLES // max(width, 1))
+
+    def chunks(self, block: int) -> list[tuple[int, int]]:
+        """(start, end) of the chunks of whole blocks that the worker threads share.
+
+        About ``_CHUNKS`` of them, of at least ``_MIN_CHUNK_ROWS`` samples: a
+        partition that depends on n and ``block`` only, not on the thread count.
+        """
+        size = max(_MIN_CHUNK_ROWS, -(-self.n // _CHUNKS))
+        size = -(-size // block) * block
+        return [(s, min(s + size, self.n)) for s in range(0, self.n, size)]
 
 
-def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
+# --------------------------------------------------------------------------
+# E- and M-steps: the textbook formulas, then the fast path
+
+
+def _e_step_textbook(
+    X: np.ndarray, theta: GaussianParams, covariance_type: str
+) -> tuple[np.ndarray, float]:
+    r"""The E-step as written in :func:`e_step`, one component at a time.
+
+    :math:`\log \pi_k + \log \mathcal N(x_i \mid \mu_k, \Sigma_k)` with
+    :math:`\Sigma_k` as a (d, d) matrix, the Mahalanobis distance from a solve,
+    then log-sum-exp. Slow and plain: the reference that the tests hold
+    :func:`_e_step` to (any thread count).
+    """
+    pi, mu, cov = theta
+    n, d = X.shape
+    log_joint = np.empty((n, len(pi)))
+    for k in range(len(pi)):
+        if covariance_type == "full":
+            sigma = cov[k]
+        elif covariance_type == "diag":
+            sigma = np.diag(cov[k])
+        else:
+            sigma = cov[k] * np.eye(d)
+        diff = X - mu[k]
+        mahalanobis = np.sum(diff * np.linalg.solve(sigma, diff.T).T, axis=1)
+        _, log_det = np.linalg.slogdet(sigma)
+        with np.errstate(divide="ignore"):
+            log_pi = np.log(pi[k])
+        log_joint[:, k] = log_pi - 0.5 * (d * _LOG_2PI + log_det + mahalanobis)
+    top = log_joint.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(log_joint - top).sum(axis=1))
+    return np.exp(log_joint - log_norm[:, None]), float(log_norm.sum())
+
+
+def _m_step_textbook(
+    X: np.ndarray, tau: np.ndarray, covariance_type: str, reg_covar: float
+) -> GaussianParams:
+    r"""The M-step as written in :func:`m_step`, one component at a time (non-empty components).
+
+    The reference that the tests hold :func:`_m_step` to (any thread count).
+    """
+    n, d = X.shape
+    nk = tau.sum(axis=0)
+    mu = (tau.T @ X) / nk[:, None]
+    cov = []
+    for k in range(tau.shape[1]):
+        diff = X - mu[k]
+        sigma = (tau[:, k, None] * diff).T @ diff / nk[k] + reg_covar * np.eye(d)
+        if covariance_type == "diag":
+            sigma = np.diag(sigma)
+        elif covariance_type == "spherical":
+            sigma = np.trace(sigma) / d
+        cov.append(sigma)
+    return GaussianParams(nk / n, mu, np.array(cov))
+
+
+def _block_moments(
+    data: _Data, t: np.ndarray, s: int, e: int, products: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The M-step's sums over samples ``s:e``, given their (K, e - s) responsibilities ``t``.
+
+    :math:`n_k`, :math:`\sum_i t_{ik} x_i` and the second moments about the
+    data mean: :math:`\sum_i t_{ik} x_{ij}^2` (``"diag"``),
+    :math:`\sum_i t_{ik} \|x_i\|^2` (``"spherical"``), the products
+    :math:`\sum_i t_{ik} x_{ia} x_{ib}` (``"full"`` with ``products``), or an
+    empty array (``"full"`` without: :func:`_scatter` sums them). The first
+    three come from one product with the feature columns ``[.., x_i, 1]``,
+    taken as feats^T t^T: BLAS runs this orientation faster for small K.
+    """
+    d = data.d
+    sums = (data.feats[s:e].T @ t.T).T
+    second = sums[:, : -d - 1]
+    if products is not None:
+        second = t @ products[:, s:e].T
+    return sums[:, -1], sums[:, -d - 1 : -1], second
+
+
+def _e_step(data: _Data, theta: GaussianParams, moments: bool = False) -> tuple[np.ndarray, float]:
     r"""Responsibilities :math:`t_{ik}` and :math:`\sum_i \log p(x_i \mid \theta)`.
 
-    The work is done on the transposed (K, n) array, where the log-sum-exp
-    over components is a reduction across K contiguous rows; the returned
-    (n, K) array is its transposed view.
+    The formulas of :func:`_e_step_textbook`, rearranged into one matrix
+    product per block of samples (see the module docstring). The work is
+    done on the transposed (K, n) array, where the log-sum-exp over
+    components is a reduction across K contiguous rows; the returned (n, K)
+    array is its transposed view.
+
+    With ``moments`` (EM's E-steps), each block's sums for the next M-step
+    (:func:`_block_moments`) are taken while the block is in cache, and kept
+    in ``data.moments`` with the responsibilities they belong to.
     """
     n, d = data.n, data.d
     ct = data.covariance_type
     pi, mu, cov = theta
+    data.moments = None  # the responsibilities they belonged to are being replaced
+    products = data.products() if moments and ct == "full" else None
     k = len(pi)
     prec_chol, log_det = _precision_cholesky(cov, ct)
     if ct == "spherical":
@@ -375,7 +588,6 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
     dead = pi == 0
     const = np.log(np.where(dead, 1.0, pi)) + log_det - 0.5 * d * _LOG_2PI
 
-    tau_t = np.empty((k, n))
     if ct == "full":
         # Rows k*d .. k*d+d-1 of the (K*d, d+1) matrix hold sqrt(1/2) [P_k^T, -P_k^T mu_k]:
         # one product with the rows [x_i, 1] gives every sqrt(1/2) P_k^T (x_i - mu_k),
@@ -394,20 +606,23 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
             data.norm_max + np.linalg.norm(mu_c, axis=1)
         )
         direct = np.flatnonzero(scale > _EXPANSION_LIMIT)
-        starts = data.blocks(k * d)
-        buf = np.empty((k * d, min(starts.step, n)))
+        block = data.block_rows(k * d)
+        flops = 2.0 * n * k * d * (d + 1)
 
-        def log_joint(s: int, e: int, out: np.ndarray) -> None:
+        def log_joint(s: int, e: int, out: np.ndarray, buf: np.ndarray) -> None:
             y = buf[:, : e - s]
             np.matmul(stack, data.feats[s:e].T, out=y)
             np.square(y, out=y)
             np.sum(y.reshape(k, d, e - s), axis=1, out=out)
             np.subtract(const_col, out, out=out)
             for j in direct:
-                z = (data.Xc[s:e] - mu_c[j]) @ prec_chol[j]
+                z = (data.X[s:e] - mu[j]) @ prec_chol[j]
                 np.einsum("ij,ij->i", z, z, out=out[j])
                 out[j] *= -0.5
                 out[j] += const[j]
+
+        def scratch(rows: int) -> np.ndarray:
+            return np.empty((k * d, rows))
     else:
         # -1/2 sum_j (x_ij - mu_kj)^2 / s_kj^2 = -1/2 sum_j x_ij^2 / s_kj^2
         #   + sum_j x_ij mu_kj / s_kj^2 - 1/2 sum_j mu_kj^2 / s_kj^2: one row of
@@ -428,25 +643,53 @@ def _e_step(data: _Data, theta: GaussianParams) -> tuple[np.ndarray, float]:
             prec = np.repeat(prec[:, None], d, axis=1)
         weights[:, -1] = const - 0.5 * offset
         direct = np.flatnonzero(scale > _EXPANSION_LIMIT)
-        starts = data.blocks(max(k, data.feats.shape[1]))
+        width = data.feats.shape[1]
+        block = data.block_rows(max(k, width))
+        # The log-sum-exp's half-dozen passes over (K, n) count as much as the product.
+        flops = 2.0 * n * k * width + 10.0 * n * k
 
-        def log_joint(s: int, e: int, out: np.ndarray) -> None:
-            np.matmul(weights, data.feats[s:e].T, out=out)
+        # The product as (samples, K), then transposed into place: BLAS runs
+        # (n, 2d+1) @ (2d+1, K) about twice as fast as (K, 2d+1) @ (2d+1, n).
+        weights_t = np.ascontiguousarray(weights.T)
+
+        def log_joint(s: int, e: int, out: np.ndarray, buf: np.ndarray) -> None:
+            y = buf[: e - s]
+            np.matmul(data.feats[s:e], weights_t, out=y)
+            np.copyto(out, y.T)
             for j in direct:
-                sq = np.square(data.Xc[s:e] - mu_c[j])
+                sq = np.square(data.X[s:e] - mu[j])
                 np.matmul(sq, -0.5 * prec[j], out=out[j])
                 out[j] += const[j]
 
-    total = 0.0
-    for s in starts:
-        e = min(s + starts.step, n)
-        out = tau_t[:, s:e]
-        # log pi_k + log N(x_i | mu_k, Sigma_k), then log-sum-exp over k.
-        log_joint(s, e, out)
-        if dead.any():
-            out[dead] = -np.inf
-        total += float(em.normalise_log_joint(out).sum())
-    return tau_t.T, total
+        def scratch(rows: int) -> np.ndarray:
+            return np.empty((rows, k))
+
+    tau_t = np.empty((k, n))
+
+    def chunk(s: int, e: int) -> tuple[float, tuple | None]:
+        buf = scratch(min(block, e - s))
+        total = 0.0
+        sums = None
+        for b in range(s, e, block):
+            c = min(b + block, e)
+            out = tau_t[:, b:c]
+            # log pi_k + log N(x_i | mu_k, Sigma_k), then log-sum-exp over k.
+            log_joint(b, c, out, buf)
+            if dead.any():
+                out[dead] = -np.inf
+            total += float(em.normalise_log_joint(out).sum())
+            if moments:
+                part = _block_moments(data, out, b, c, products)
+                sums = part if sums is None else _add([sums, part])
+        return total, sums
+
+    if moments:
+        flops += 2.0 * n * k * (data.feats.shape[1] + (0 if products is None else len(products)))
+    total, sums = _add(_map_chunks(chunk, data.chunks(block), flops))
+    tau = tau_t.T
+    if moments:
+        data.moments = (tau, *sums)
+    return tau, float(total)
 
 
 def _far_from_centre(cov: np.ndarray, mean: np.ndarray) -> bool:
@@ -464,57 +707,151 @@ def _far_from_centre(cov: np.ndarray, mean: np.ndarray) -> bool:
     return bool(z @ z > _CANCELLATION_RATIO)
 
 
+def _spread(data: _Data, t: np.ndarray, cols: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_i t_i (x_{ij} - c_j)^2` for the coordinates ``cols`` (weights ``t`` (n,)).
+
+    The ``"diag"``/``"spherical"`` M-step's careful path, from the raw samples.
+    Samples with :math:`t_i = 0` are skipped (a collapsing component, the
+    usual reason for this path, holds a handful of samples).
+    """
+    block = data.block_rows(len(cols))
+
+    def chunk(s: int, e: int) -> np.ndarray:
+        acc = np.zeros(len(cols))
+        for b in range(s, e, block):
+            w = t[b : min(b + block, e)]
+            rows = b + np.flatnonzero(w)
+            a = data.X[rows[:, None], cols] - centre
+            np.square(a, out=a)
+            acc += w[rows - b] @ a
+        return acc
+
+    return _add(_map_chunks(chunk, data.chunks(block), 3.0 * data.n * len(cols)))
+
+
+def _scatter(
+    data: _Data, tau_t: np.ndarray, comps: np.ndarray, centres: np.ndarray | None
+) -> np.ndarray:
+    r""":math:`\sum_i t_{ik} (x_i - c_k)(x_i - c_k)^\top`, (len(comps), d, d), for the components ``comps``.
+
+    ``centres`` (K, d) are the :math:`c_k`, about which the raw samples are
+    taken; None for the data mean, about which the centred samples are
+    taken (the ``"full"`` M-step's first pass). Each cached
+    block of samples is transposed once; each component's
+    :math:`A^\top = (x - c_k)^\top \sqrt{t_k}` is then one pass over it and
+    :math:`A^\top A` one BLAS syrk (numpy hands the product of an array with
+    its own transpose to syrk: half the work of a general product).
+    """
+    d = data.d
+    m = len(comps)
+    block = data.block_rows(d)
+
+    def chunk(s: int, e: int) -> np.ndarray:
+        acc = np.zeros((m, d, d))
+        at = np.empty((d, min(block, e - s)))
+        for b in range(s, e, block):
+            c = min(b + block, e)
+            xt = (data.Xc if centres is None else data.X)[b:c].T.copy()
+            a = at[:, : c - b]
+            weight = np.sqrt(tau_t[comps, b:c])
+            for idx, j in enumerate(comps):
+                if centres is None:
+                    np.multiply(xt, weight[idx], out=a)
+                    acc[idx] += a @ a.T
+                    continue
+                # The careful path: samples with t_ik = 0 skipped (a collapsing
+                # component holds a handful of them).
+                rows = np.flatnonzero(weight[idx])
+                if 2 * rows.size < c - b:
+                    z = (xt[:, rows] - centres[j][:, None]) * weight[idx, rows]
+                    acc[idx] += z @ z.T
+                    continue
+                np.subtract(xt, centres[j][:, None], out=a)
+                a *= weight[idx]
+                acc[idx] += a @ a.T
+        return acc
+
+    flops = 2.0 * data.n * m * d * d
+    return _add(_map_chunks(chunk, data.chunks(block), flops))
+
+
 def _m_step(data: _Data, tau: np.ndarray, reg_covar: float) -> GaussianParams:
-    """Weighted means and covariances; see :func:`m_step` for the formulas."""
+    """Weighted means and covariances: the formulas of :func:`_m_step_textbook`.
+
+    One pass over the samples, in chunks, sums :math:`n_k`,
+    :math:`\\sum_i t_{ik} x_i` and the second moments about the data mean for
+    every component (:func:`_block_moments`; in a fit, the E-step has already
+    summed them); components for which these would cancel are redone
+    about their own mean (:func:`_scatter`).
+    """
     n, d = data.n, data.d
     ct = data.covariance_type
     tau_t = tau.T
     k = tau_t.shape[0]
-    nk = tau_t.sum(axis=1)
+    products = data.products() if ct == "full" else None
+    use_scatter = ct == "full" and products is None
+    everyone = np.arange(k)
+
+    if data.moments is not None and data.moments[0] is tau:
+        # Summed by the E-step that produced tau, while its blocks were in cache.
+        nk, first, second = data.moments[1:]
+    else:
+        width = data.feats.shape[1]
+        block = data.block_rows(width)
+
+        def chunk(s: int, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            parts = [
+                _block_moments(data, tau_t[:, b : b + block], b, min(b + block, e), products)
+                for b in range(s, e, block)
+            ]
+            return _add(parts)
+
+        flops = 2.0 * n * k * (width + (0 if products is None else products.shape[0]))
+        nk, first, second = _add(_map_chunks(chunk, data.chunks(block), flops))
+    if use_scatter:
+        second = _scatter(data, tau_t, everyone, None)
     empty = nk < _TINY
     safe_nk = np.where(empty, 1.0, nk)[:, None]
     pi = np.where(empty, 0.0, nk)
     pi /= pi.sum()
+    mu_c = first / safe_nk
 
     # Second moments about the data mean, E_k[x x^T] - mu_k mu_k^T, cancel
     # when a component's mean lies many standard deviations away from the
     # data mean; such components are recomputed about their own mean.
     if ct == "full":
-        products = data.products()
-        mu_c = (tau_t @ data.Xc) / safe_nk
         cov = np.empty((k, d, d))
-        diagonal = cov.reshape(k, d * d)[:, :: d + 1]
-        redo = ~empty
         if products is not None:
             upper = np.triu_indices(d)
-            m2 = (tau_t @ products.T) / safe_nk
+            m2 = second / safe_nk
             m2 -= mu_c[:, upper[0]] * mu_c[:, upper[1]]
             cov[:, upper[0], upper[1]] = m2
             cov[:, upper[1], upper[0]] = m2
-            for j in np.flatnonzero(redo):
-                redo[j] = _far_from_centre(cov[j], mu_c[j])
-        buf = np.empty((n, d))
-        for j in np.flatnonzero(redo):
-            # A^T A with A = sqrt(t_k) (X - mu_k): numpy hands a product of
-            # an array with its own transpose to BLAS syrk (half the work).
-            np.subtract(data.Xc, mu_c[j], out=buf)
-            buf *= np.sqrt(tau_t[j])[:, None]
-            np.matmul(buf.T, buf, out=cov[j])
-            cov[j] /= nk[j]
+        else:
+            cov[:] = second / safe_nk[:, :, None]
+            cov -= mu_c[:, :, None] * mu_c[:, None, :]
+        redo = np.array([not empty[j] and _far_from_centre(cov[j], mu_c[j]) for j in range(k)])
+        redo = np.flatnonzero(redo)
+        if redo.size:
+            cov[redo] = _scatter(data, tau_t, redo, mu_c + data.shift) / nk[redo, None, None]
+        diagonal = cov.reshape(k, d * d)[:, :: d + 1]
     else:
-        # [sum_i t_ik x_ij^2 | sum_i t_ik x_ij] in one product (x centred).
-        sums = (tau_t @ data.feats[:, :-1]) / safe_nk
-        mu_c = sums[:, -d:]
+        m2 = second / safe_nk
         if ct == "diag":
             spread = np.square(mu_c)
-            cov = sums[:, :d] - spread
+            cov = m2 - spread
         else:
             spread = np.square(mu_c).mean(axis=1)
-            cov = sums[:, 0] / d - spread
-        redo = ~empty & np.any((spread > _CANCELLATION_RATIO * cov).reshape(k, -1), axis=1)
-        for j in np.flatnonzero(redo):
-            var = (tau_t[j] @ np.square(data.Xc - mu_c[j])) / nk[j]
-            cov[j] = var if ct == "diag" else var.mean()
+            cov = m2[:, 0] / d - spread
+        # "diag": only the coordinates that would cancel are redone.
+        bad = (spread > _CANCELLATION_RATIO * cov).reshape(k, -1) & ~empty[:, None]
+        for j in np.flatnonzero(bad.any(axis=1)):
+            cols = np.flatnonzero(bad[j]) if ct == "diag" else np.arange(d)
+            var = _spread(data, tau_t[j], cols, mu_c[j, cols] + data.shift[cols]) / nk[j]
+            if ct == "diag":
+                cov[j, cols] = var
+            else:
+                cov[j] = var.mean()
         diagonal = cov.reshape(k, -1)
     diagonal += reg_covar
 
@@ -536,7 +873,7 @@ def _model(data: _Data, reg_covar: float) -> Model[GaussianParams]:
         return True
 
     return Model(
-        e_step=lambda theta: _e_step(data, theta),
+        e_step=lambda theta: _e_step(data, theta, moments=True),
         m_step=lambda tau: _m_step(data, tau, reg_covar),
         feasible=feasible,
         rows=data.Xc,

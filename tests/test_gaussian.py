@@ -1,5 +1,6 @@
 """Gaussian mixture: E/M steps against brute force, scikit-learn, Old Faithful, bad input."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -257,6 +258,159 @@ def test_univariate_m_step_returns_1d_layout():
     np.testing.assert_allclose(pi, e_pi, rtol=1e-12)
     np.testing.assert_allclose(mu, e_mu[:, 0], rtol=1e-12)
     np.testing.assert_allclose(var, e_cov[:, 0, 0], rtol=1e-11)
+
+
+# --------------------------------------------------------------------------
+# the fast path against the textbook formulas, with any number of threads
+
+
+@pytest.fixture
+def many_chunks(monkeypatch):
+    """Tiny blocks and chunks, and a pool even for tiny steps: every code path
+    of the chunked, threaded steps runs on small data. Returns a setter for
+    the number of worker threads."""
+    monkeypatch.setattr(gaussian, "_BLOCK_DOUBLES", 1)  # blocks of 256 samples
+    monkeypatch.setattr(gaussian, "_MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(gaussian, "_CHUNKS", 7)
+    monkeypatch.setattr(gaussian, "_PARALLEL_MIN_WORK", 0)
+
+    def threads(n):
+        monkeypatch.setattr(gaussian, "_THREADS", n)
+
+    return threads
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_textbook_reference_matches_independent_computations(covariance_type):
+    # The module's plain reference (_e_step_textbook, _m_step_textbook) against
+    # scipy's densities and the closed form written in this file.
+    rng = np.random.default_rng(20)
+    X = blobs(rng, 300, 3, 3)
+    pi, mu, cov = random_start(rng, 3, 3, covariance_type)
+    log_joint = brute_force_log_joint(X, pi, mu, cov, covariance_type)
+    tau, ll = gaussian._e_step_textbook(X, GaussianParams(pi, mu, cov), covariance_type)
+    np.testing.assert_allclose(
+        tau, np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True)), rtol=1e-10
+    )
+    np.testing.assert_allclose(ll, logsumexp(log_joint, axis=1).sum(), rtol=1e-12)
+    expected = closed_form_m_step(X, tau, covariance_type, 1e-3)
+    for got, want in zip(
+        gaussian._m_step_textbook(X, tau, covariance_type, 1e-3), expected, strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "covariance_type, use_products",
+    # "full" sums the second moments from the cached products x_ia x_ib, or
+    # (d large, or n d^2 too big) component by component on cached blocks.
+    [("full", True), ("full", False), ("diag", None), ("spherical", None)],
+)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fast_steps_match_textbook_with_any_thread_count(
+    covariance_type, use_products, threads, many_chunks, monkeypatch
+):
+    many_chunks(threads)
+    if use_products is False:
+        monkeypatch.setattr(gaussian, "_PRODUCTS_MAX_DOUBLES", 0)
+    rng = np.random.default_rng(21)
+    n, d, k = 2000, 4, 3
+    X = blobs(rng, n, d, k) + 20.0  # off-centre: the steps centre the data themselves
+    pi, mu, cov = random_start(rng, k, d, covariance_type)
+    theta = GaussianParams(pi, mu + 20.0, cov)
+    data = gaussian._Data(X, covariance_type)
+    assert len(data.chunks(data.block_rows(1))) >= 4  # the steps really run in chunks
+
+    tau, ll = gaussian._e_step(data, theta)
+    e_tau, e_ll = gaussian._e_step_textbook(X, theta, covariance_type)
+    np.testing.assert_allclose(tau, e_tau, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(ll, e_ll, rtol=1e-12)
+
+    want = gaussian._m_step_textbook(X, tau, covariance_type, 1e-4)
+    # The M-step's own pass over tau, and in a fit the sums the E-step took
+    # on its way (kept for that very tau only).
+    _, fit_ll = gaussian._e_step(data, theta, moments=True)
+    assert fit_ll == ll and data.moments is not None
+    fit_tau = data.moments[0]
+    for t in (tau, fit_tau):
+        got = gaussian._m_step(data, t, 1e-4)
+        np.testing.assert_allclose(got.pi, want.pi, rtol=1e-12)
+        np.testing.assert_allclose(got.mu, want.mu, rtol=1e-12)
+        assert_cov_close(got.cov, want.cov, rtol=1e-11)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_fit_same_trace_with_one_or_several_threads(covariance_type, many_chunks):
+    # The chunks and their order do not depend on the thread count, so the
+    # log-likelihood trace and the estimates agree up to rounding (in practice
+    # bit for bit).
+    rng = np.random.default_rng(22)
+    X = blobs(rng, 3000, 3, 4)
+    start = random_start(rng, 4, 3, covariance_type)
+    results = []
+    for threads in (1, 2, 4):
+        many_chunks(threads)
+        results.append(gaussian.fit(X, *start, covariance_type=covariance_type, max_iter=30, tol=0))
+    for res in results[1:]:
+        np.testing.assert_allclose(res.loglik, results[0].loglik, rtol=1e-12, atol=0)
+        for got, want in zip(res.params, results[0].params, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+    assert np.all(np.diff(results[0].loglik) > -1e-9 * abs(results[0].loglik[-1]))
+
+
+def test_worker_count_follows_the_blas_thread_limit(monkeypatch):
+    # Unset, the number of worker threads is the number BLAS may use: one
+    # under threadpoolctl's limit of 1, and the pool holds BLAS to one thread
+    # per worker while it runs (restored afterwards).
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    monkeypatch.setattr(gaussian, "_THREADS", None)
+    with threadpool_limits(1):
+        assert gaussian._workers() == 1
+    with threadpool_limits(2):
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        assert gaussian._workers() == min(2, cpus)
+        before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        monkeypatch.setattr(gaussian, "_THREADS", 2)
+        inside = gaussian._map_chunks(
+            lambda s, e: [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"],
+            [(0, 1), (1, 2)],
+            work=np.inf,
+        )
+        assert all(set(counts) == {1} for counts in inside)
+        after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        assert after == before
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_careful_paths_with_threads(covariance_type, many_chunks):
+    # A collapsing component (E-step computed from x - mu directly) and a
+    # component far from the data mean (M-step recomputed about its own mean),
+    # in the chunked, threaded steps.
+    many_chunks(2)
+    rng = np.random.default_rng(23)
+    a = rng.normal(size=(700, 2)) * [1.0, 2.0] + 1e5
+    b = rng.normal(size=(600, 2)) - 1e5
+    X = np.vstack([a, b, [[0.0, 0.0], [1e-9, -1e-9]]])
+    pi = np.array([0.5, 0.49, 0.01])
+    mu = np.array([[1e5, 1e5], [-1e5, -1e5], [0.5e-9, 0.0]])
+    var = np.array([[1.0, 4.0], [1.0, 1.0], [1e-18, 1e-18]])
+    cov = {
+        "full": np.array([np.diag(v) for v in var]),
+        "diag": var,
+        "spherical": var.mean(axis=1),
+    }[covariance_type]
+    theta = GaussianParams(pi, mu, cov)
+    data = gaussian._Data(X, covariance_type)
+    tau, ll = gaussian._e_step(data, theta)
+    e_tau, e_ll = gaussian._e_step_textbook(X, theta, covariance_type)
+    np.testing.assert_allclose(tau, e_tau, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(ll, e_ll, rtol=1e-12)
+    got = gaussian._m_step(data, tau, 0.0)
+    _, e_mu, e_cov = closed_form_m_step(X, tau, covariance_type, 0.0)
+    # Means to rounding at the data's scale (the collapsed one sits at 5e-10).
+    np.testing.assert_allclose(got.mu, e_mu, rtol=1e-14, atol=1e-16 * np.abs(X).max())
+    assert_cov_close(got.cov[:2], e_cov[:2], rtol=1e-9)
 
 
 # --------------------------------------------------------------------------
