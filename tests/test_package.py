@@ -41,7 +41,7 @@ def _python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
 
 def test_packages_import_from_any_directory_without_path_edits(tmp_path):
     code = (
-        "import json, autograder, autograder.reference, solutions, solutions.poisson;"
+        "import json, autograder, autograder.assignments.poisson_mixture.reference, solutions, solutions.poisson;"
         "print(json.dumps([solutions.__file__, autograder.__file__]))"
     )
     out = _python(code, tmp_path)
