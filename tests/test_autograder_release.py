@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import release, spec
+from autograder import release
+from autograder.assignments.poisson_mixture import ASSIGNMENT as A
 from solutions import poisson
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,14 +73,14 @@ def test_release_has_stubs_and_no_solution_or_hidden_test():
         assert marker not in text
     cells = _cells(RELEASE)
     solutions = [c for c in cells if _meta(c).get("solution") and c["cell_type"] == "code"]
-    assert [_meta(c)["grade_id"] for c in solutions] == list(spec.FUNCTIONS)
+    assert [_meta(c)["grade_id"] for c in solutions] == [f.name for f in A.functions]
     for cell in solutions:
         body = _text(cell)
         assert body.rstrip().endswith("# YOUR CODE HERE\n    raise NotImplementedError()")
         ns: dict = {"np": np}
         exec(body, ns)
         with pytest.raises(NotImplementedError):
-            function = spec.FUNCTIONS[_meta(cell)["grade_id"]]
+            function = A.function(_meta(cell)["grade_id"])
             ns[function.name](*[np.ones(2)] * len(function.arguments))
     answers = [c for c in cells if _meta(c).get("solution") and c["cell_type"] == "markdown"]
     assert answers and all(_text(c) == "YOUR ANSWER HERE" for c in answers)
@@ -97,7 +98,7 @@ def test_release_has_stubs_and_no_solution_or_hidden_test():
         assert line not in released, line
     tests = {_meta(c)["grade_id"]: _meta(c)["points"] for c in cells
              if _meta(c).get("grade") and not _meta(c).get("solution")}
-    assert tests == {c.grade_id: c.points for c in spec.SPEC}
+    assert tests == {c.grade_id: c.points for c in A.cells()}
     assert all(c.get("outputs", []) == [] for c in cells)
     nb = json.loads(text)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -105,9 +106,9 @@ def test_release_has_stubs_and_no_solution_or_hidden_test():
 
 @pytest.mark.slow
 def test_release_command_reproduces_the_committed_file():
-    first = release.generate()
+    first = release.generate(A.name)
     assert first == RELEASE.read_text(), "run: python -m autograder release"
-    assert release.generate() == first
+    assert release.generate(A.name) == first
 
 
 # --------------------------------------------------------------------------
@@ -150,11 +151,11 @@ def test_embedded_reference_values_equal_solutions_poisson_today():
         "m_step": lambda x, tau: tuple(poisson.m_step(x, tau)),
         "log_likelihood": poisson.log_likelihood, "em": _reference_em,
     }
-    ns.update({f"check_{name}": recorder(name) for name in spec.FUNCTIONS})
+    ns.update({f"check_{name}": recorder(name) for name in [f.name for f in A.functions]})
     for cell in _cells(SOURCE):
         if _meta(cell).get("grade") and not _meta(cell).get("solution"):
             exec(_text(cell), ns)
-    assert len(recorded) == sum(len(c.cases) for c in spec.SPEC)
+    assert len(recorded) == sum(len(c.cases) for c in A.cells())
     for function, now, embedded in recorded:
         if isinstance(embedded, dict):
             assert embedded.keys() == now.keys()
@@ -186,7 +187,14 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
-    from autograder_corpus.build import NAIVE_E, NAIVE_LL, NAIVE_PMF, dumps, solved
+    from autograder_corpus.poisson_mixture.build import (
+        NAIVE_E,
+        NAIVE_LL,
+        NAIVE_PMF,
+        dumps,
+        fill,
+        solved,
+    )
 
     from autograder.kernelspec import ensure_python3_kernel
 
@@ -202,6 +210,12 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     released = course / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
     assert [_text(c) for c in _cells(released)] == [_text(c) for c in _cells(RELEASE)]
     naive = solved(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E, log_likelihood=NAIVE_LL)
+    # Unanswered written questions count as failed cells for validate.
+    (tmp_path / "unanswered.ipynb").write_bytes(dumps(naive))
+    proc = _nbgrader(course, "validate", str(tmp_path / "unanswered.ipynb"))
+    assert f"VALIDATION FAILED ON {3 + len(A.manual)} CELL(S)!" in proc.stdout, proc.stdout
+    answers = {m.grade_id: f"My answer to {m.title}." for m in A.manual}
+    naive = fill(naive, answers)
     # A student validating a naive (not log-space) solution is told so by the
     # visible cases of the extreme cells, numbers first (validate cuts lines).
     (tmp_path / "naive.ipynb").write_bytes(dumps(naive))
@@ -210,7 +224,7 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     assert "AssertionError: log_poisson_pmf(x, lam)[2, 0] is -inf, expected -6605.775359" \
         in proc.stdout
     assert "AssertionError: e_step: tau[1, 0] is nan" in proc.stdout
-    for student, nb in {"ref": solved(), "naive": naive}.items():
+    for student, nb in {"ref": fill(solved(), answers), "naive": naive}.items():
         folder = course / "submitted" / student / "poisson_mixture"
         folder.mkdir(parents=True)
         (folder / "poisson_mixture.ipynb").write_bytes(dumps(nb))
@@ -220,11 +234,15 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        scores = {}
+        scores, manual = {}, {}
         for student in ("ref", "naive"):
             nb = gb.find_submission_notebook("poisson_mixture", "poisson_mixture", student)
-            scores[student] = {g.name: g.score for g in nb.grades if g.max_score > 0}
-    assert scores["ref"] == {c.grade_id: c.points for c in spec.SPEC}
+            scores[student] = {g.name: g.score for g in nb.grades if g.name in A.grade_ids}
+            manual[student] = {g.name: (g.max_score, g.needs_manual_grade) for g in nb.grades
+                               if g.max_score > 0 and g.name not in A.grade_ids}
+    # The written answers are in nbgrader's gradebook, waiting for a human.
+    assert manual["ref"] == manual["naive"] == {m.grade_id: (m.points, True) for m in A.manual}
+    assert scores["ref"] == {c.grade_id: c.points for c in A.cells()}
     extreme = {"test_log_pmf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme"}
     assert scores["naive"] == {c.grade_id: 0 if c.grade_id in extreme else c.points
-                               for c in spec.SPEC}
+                               for c in A.cells()}

@@ -220,10 +220,10 @@ def test_derivation_is_asked_before_its_formula_is_printed():
     cells = _cells()
     texts = [_src(c) for c in cells]
     ask = next(i for i, t in enumerate(texts) if t.startswith("## 4. M-step\n\n**Question 1"))
-    answer = next(i for i, c in enumerate(cells) if _grade_id(c) == "derivation")
+    answer = next(i for i, c in enumerate(cells) if _grade_id(c) == "derivation_m_step")
     formula = next(i for i, t in enumerate(texts)
                    if r"\lambda_k^{q+1} = \frac{\sum_{i=1}^n t_{ik}^q\, x_i}" in t
-                   and _grade_id(cells[i]) != "derivation")
+                   and _grade_id(cells[i]) != "derivation_m_step")
     implement = next(i for i, c in enumerate(cells) if _grade_id(c) == "m_step")
     assert ask < answer < formula < implement
     assert not any(r"\lambda_k^{q+1}" in t for t in texts[:ask])
@@ -240,6 +240,6 @@ def test_test_helpers_sit_just_before_the_first_test_cell():
 
 
 def test_lagrange_multiplier_is_nu():
-    answer = _src(next(c for c in _cells() if _grade_id(c) == "derivation"))
+    answer = _src(next(c for c in _cells() if _grade_id(c) == "derivation_m_step"))
     assert r"\nu" in answer and r"\mu" not in answer
     assert r"\eta" not in CHAPTER.read_text()

@@ -6,7 +6,11 @@ comes with the exact points it must earn per test, its exact status, and the
 categories of the flags it must raise, derived here from what the submission
 does, not from running the grader.
 
-``python -m tests.autograder_corpus.build DEST`` writes the corpus to DEST.
+The points come from the declaration (``ASSIGNMENT.cells()``): a submission's
+expectation names the functions or grade cells it loses.
+
+``python -m autograder_corpus.poisson_mixture.build DEST`` (from ``tests/``)
+writes the corpus to DEST.
 """
 
 from __future__ import annotations
@@ -16,133 +20,55 @@ import copy
 import json
 import math
 import sys
-import textwrap
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
-SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
-NOTEBOOK = "poisson_mixture.ipynb"
+from autograder.assignments.poisson_mixture import ASSIGNMENT
 
-POINTS = {
-    "test_log_pmf_basic": 1, "test_log_pmf_extreme": 1,
-    "test_e_step_basic": 2, "test_e_step_extreme": 2,
-    "test_m_step_basic": 2, "test_m_step_edge": 1,
-    "test_log_likelihood_basic": 1, "test_log_likelihood_extreme": 1,
-    "test_em_hasselblad": 2, "test_em_random": 2,
-}
-TESTS_OF = {
-    "log_poisson_pmf": ("test_log_pmf_basic", "test_log_pmf_extreme"),
-    "e_step": ("test_e_step_basic", "test_e_step_extreme"),
-    "m_step": ("test_m_step_basic", "test_m_step_edge"),
-    "log_likelihood": ("test_log_likelihood_basic", "test_log_likelihood_extreme"),
-    "em": ("test_em_hasselblad", "test_em_random"),
-}
+from .. import common
+
+REPO = Path(__file__).resolve().parents[3]
+
+RELEASE = ASSIGNMENT.release_notebook
+SOURCE = ASSIGNMENT.source_notebook
+NOTEBOOK = ASSIGNMENT.notebook
+
+#: Points per grade cell, from the declaration.
+POINTS = common.full(ASSIGNMENT)
+#: The grade cells of each graded function.
+TESTS_OF = common.tests_of(ASSIGNMENT)
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
 
-
-@dataclass
-class Expected:
-    """What one submission must get."""
-
-    points: dict[str, int]
-    status: str = "ok"
-    flags: set[str] = field(default_factory=set)
-
-    @property
-    def score(self) -> int:
-        return sum(self.points.values())
+Expected = common.Expected
+index_of, insert_after, fill, new_cell, dumps = (
+    common.index_of, common.insert_after, common.fill, common.new_cell, common.dumps)
+_cells_text = common.cell_text
 
 
 def full() -> dict[str, int]:
-    return dict(POINTS)
+    return common.full(ASSIGNMENT)
 
 
 def without(*functions_or_tests: str) -> dict[str, int]:
     """Full marks except for the given functions (all their tests) or tests."""
-    points = full()
-    for name in functions_or_tests:
-        for test in TESTS_OF.get(name, (name,)):
-            points[test] = 0
-    return points
-
-
-# --------------------------------------------------------------------------
-# notebooks
-
-
-def _cells_text(cell: dict) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
+    return common.without(ASSIGNMENT, *functions_or_tests)
 
 
 def release() -> dict:
-    return json.loads(RELEASE.read_text())
-
-
-def _gid(cell: dict) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def index_of(nb: dict, grade_id: str) -> int:
-    """0-based position of the cell ``grade_id``."""
-    for i, cell in enumerate(nb["cells"]):
-        if _gid(cell) == grade_id:
-            return i
-    raise KeyError(grade_id)
+    return common.release(ASSIGNMENT)
 
 
 def reference_code() -> dict[str, str]:
     """The instructor's solution of each solution cell, markers removed."""
-    nb = json.loads(SOURCE.read_text())
-    out = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell["cell_type"] == "code":
-            lines = _cells_text(cell).splitlines()
-            out[meta["grade_id"]] = "\n".join(
-                ln for ln in lines if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
-            )
-    return out
-
-
-def fill(nb: dict, codes: dict[str, str]) -> dict:
-    """Put ``codes[grade_id]`` in the solution cells named by ``grade_id``."""
-    nb = copy.deepcopy(nb)
-    for cell in nb["cells"]:
-        gid = _gid(cell)
-        if gid in codes:
-            cell["source"] = codes[gid]
-    return nb
-
-
-def new_cell(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": "student-added",
-            "metadata": {}, "outputs": [], "source": source}
-
-
-def insert_after(nb: dict, grade_id: str, source: str) -> tuple[dict, int]:
-    """A copy with a new code cell after ``grade_id``; returns its 1-based number."""
-    nb = copy.deepcopy(nb)
-    position = index_of(nb, grade_id) + 1
-    nb["cells"].insert(position, new_cell(source))
-    return nb, position + 1
+    return common.reference_code(ASSIGNMENT)
 
 
 def solved(**overrides: str) -> dict:
     """The release with the reference solution, except ``overrides``."""
-    codes = reference_code()
-    codes.update({k: textwrap.dedent(v).strip("\n") for k, v in overrides.items()})
-    return fill(release(), codes)
-
-
-def dumps(nb: dict) -> bytes:
-    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+    return common.solved(ASSIGNMENT, **overrides)
 
 
 # --------------------------------------------------------------------------
@@ -435,11 +361,9 @@ def renamed_copy() -> dict[str, str]:
 
 def lookup_table_cheat() -> tuple[str, dict[str, str]]:
     """Stubs answering from a table of the public default hidden answers, which
-    anyone can compute from the repository (spec.py and solutions/)."""
-    from autograder import reference, spec
-
-    cells = spec.build(None)
-    expected = reference.all_expected(cells)
+    anyone can compute from the repository (the declaration and solutions/)."""
+    cells = ASSIGNMENT.cells(None)
+    expected = ASSIGNMENT.expected(cells)
     table = {}
     for cell in cells:
         for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
@@ -667,7 +591,7 @@ def build_zip(dest: Path) -> tuple[Path, dict[str, Expected]]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m tests.autograder_corpus.build DEST", file=sys.stderr)
+        print("usage: python -m autograder_corpus.poisson_mixture.build DEST", file=sys.stderr)
         return 2
     dest = Path(argv[0])
     expected = build(dest)
