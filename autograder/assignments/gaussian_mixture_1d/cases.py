@@ -2,7 +2,7 @@
 
 :func:`build` is the assignment's ``build(secret)``: the ten grade cells in
 notebook order, their hidden cases drawn from the course secret with
-:func:`autograder.spec.rng` (tags ``<grade id>/<index>``). Every hidden case
+:func:`autograder.spec.rng` (tags ``gaussian_mixture_1d/<grade id>/<index>``). Every hidden case
 is drawn within ranges that keep its purpose: a point tens of standard
 deviations from every mean (every density underflows), a component on one
 point, a floor above one weighted variance and below another.
@@ -29,7 +29,7 @@ def _a(values) -> np.ndarray:
 
 
 def _round(values, digits: int = 2) -> np.ndarray:
-    return np.round(np.asarray(values, dtype=float), digits)
+    return np.round(np.asarray(values, dtype=float), digits) + 0.0  # no -0.0
 
 
 def _weights(rs: np.random.RandomState, k: int, low: float = 0.15) -> np.ndarray:
@@ -93,7 +93,7 @@ def build(secret: str | None = None) -> tuple[GradeCell, ...]:
     """The grade cells, with hidden cases drawn from ``secret`` (None: public default)."""
 
     def rng(grade_id: str) -> Rng:
-        return lambda index: _rng(secret, f"{grade_id}/{index}")
+        return lambda index: _rng(secret, f"gaussian_mixture_1d/{grade_id}/{index}")
 
     x_small = _a([-0.8, 0.3, 1.1, 4.2, 5.0, 6.1])
     x_far = np.concatenate([_round(np.random.RandomState(7).normal(0, 1, 20)),
