@@ -20,29 +20,17 @@ from __future__ import annotations
 
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from autograder.assignments.gaussian_mixture_1d import ASSIGNMENT
-from autograder_corpus.poisson_mixture.build import (
-    Expected,
-    _cells_text,
-    dumps,
-    fill,
-    insert_after,
-)
+from autograder_corpus import common
+from autograder_corpus.common import Expected, dumps, insert_after
 
-RELEASE = ASSIGNMENT.release_notebook
-SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
-
 #: Points per grade cell, from the declaration.
-POINTS = {c.grade_id: c.points for c in ASSIGNMENT.cells()}
-#: The grade cells of each graded function.
-TESTS_OF = {f.name: tuple(c.grade_id for c in ASSIGNMENT.cells() if c.function == f.name)
-            for f in ASSIGNMENT.functions}
+POINTS = common.full(ASSIGNMENT)
 #: The extreme cells: what a solution without log space loses.
 EXTREME = ("test_log_pdf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme")
 #: The per-cell timeout the corpus test grades with.
@@ -50,43 +38,26 @@ TIMEOUT = 10
 
 
 def full() -> dict[str, int]:
-    return dict(POINTS)
+    return common.full(ASSIGNMENT)
 
 
 def without(*functions_or_tests: str) -> dict[str, int]:
     """Full marks except for the given functions (all their cells) or grade cells."""
-    points = full()
-    for name in functions_or_tests:
-        for test in TESTS_OF.get(name, (name,)):
-            if test not in points:
-                raise KeyError(test)
-            points[test] = 0
-    return points
+    return common.without(ASSIGNMENT, *functions_or_tests)
 
 
 def release() -> dict:
-    return json.loads(RELEASE.read_text())
+    return common.release(ASSIGNMENT)
 
 
 def reference_code() -> dict[str, str]:
     """The instructor's solution of each solution cell, markers removed."""
-    nb = json.loads(SOURCE.read_text())
-    out = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell["cell_type"] == "code":
-            lines = _cells_text(cell).splitlines()
-            out[meta["grade_id"]] = "\n".join(
-                ln for ln in lines if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
-            )
-    return out
+    return common.reference_code(ASSIGNMENT)
 
 
 def solved(**overrides: str) -> dict:
     """The release with the instructor's solution, except ``overrides``."""
-    codes = reference_code()
-    codes.update({k: textwrap.dedent(v).strip("\n") for k, v in overrides.items()})
-    return fill(release(), codes)
+    return common.solved(ASSIGNMENT, **overrides)
 
 
 # --------------------------------------------------------------------------
@@ -368,7 +339,7 @@ def build(dest: Path) -> dict[str, Expected]:
         expected[sid] = exp
 
     add("a01_reference", solved(), Expected(full()))
-    add("a02_stubs", release(), Expected(dict.fromkeys(POINTS, 0)))
+    add("a02_stubs", release(), Expected(common.zero(ASSIGNMENT)))
     # No log space: the extreme cells are lost; em passes with the instructor's
     # helpers standing in for the naive ones.
     add("a03_naive", solved(**NAIVE), Expected(without(*EXTREME)))
@@ -413,7 +384,7 @@ def build(dest: Path) -> dict[str, Expected]:
     # table of public answers earns nothing (every cell has a hidden case).
     table, stubs = lookup_table_cheat()
     nb, _ = insert_after(solved(**stubs), "setup", table)
-    add("c04_lookup_table", nb, Expected(dict.fromkeys(POINTS, 0)))
+    add("c04_lookup_table", nb, Expected(common.zero(ASSIGNMENT)))
 
     add("d01_float32", solved(**FLOAT32), Expected(full()))
     add("d02_scipy_logpdf", solved(log_normal_pdf=SCIPY_PDF), Expected(full()))
