@@ -231,8 +231,10 @@ def _joint_extreme(rng: Rng) -> tuple[Case, ...]:
     rs = rng(1)
     mu = _a([-1.0, round(float(rs.uniform(0.5, 3)), 1)])
     var = _round(rs.uniform(0.5, 2, size=2))
-    far = Case((_a([0.0, mu[1] + _far(rs) * np.sqrt(var[1]), -_far(rs)]), _weights(rs, 2),
-                mu, var), "points far from every mean: every π_k p(x | μ_k, σ_k²) underflows")
+    sd = float(np.sqrt(var.max()))  # 40-200 of the widest component's sd from every mean
+    x = _a([0.0, round(mu.max() + _far(rs) * sd, 2), round(mu.min() - _far(rs) * sd, 2)])
+    far = Case((x, _weights(rs, 2), mu, var),
+               "points far from every mean: every π_k p(x | μ_k, σ_k²) underflows")
     rs = rng(2)
     mu = _means(rs, 2, gap=6.0)
     uneven = Case((_sample(rs, 20, [0.5, 0.5], mu, [1.0, 1.0]), _uneven(rs), mu, _a([1.0, 1.0])),
