@@ -187,7 +187,14 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
-    from autograder_corpus.build import NAIVE_E, NAIVE_LL, NAIVE_PMF, dumps, solved
+    from autograder_corpus.poisson_mixture.build import (
+        NAIVE_E,
+        NAIVE_LL,
+        NAIVE_PMF,
+        dumps,
+        fill,
+        solved,
+    )
 
     from autograder.kernelspec import ensure_python3_kernel
 
@@ -203,6 +210,12 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     released = course / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
     assert [_text(c) for c in _cells(released)] == [_text(c) for c in _cells(RELEASE)]
     naive = solved(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E, log_likelihood=NAIVE_LL)
+    # Unanswered written questions count as failed cells for validate.
+    (tmp_path / "unanswered.ipynb").write_bytes(dumps(naive))
+    proc = _nbgrader(course, "validate", str(tmp_path / "unanswered.ipynb"))
+    assert f"VALIDATION FAILED ON {3 + len(A.manual)} CELL(S)!" in proc.stdout, proc.stdout
+    answers = {m.grade_id: f"My answer to {m.title}." for m in A.manual}
+    naive = fill(naive, answers)
     # A student validating a naive (not log-space) solution is told so by the
     # visible cases of the extreme cells, numbers first (validate cuts lines).
     (tmp_path / "naive.ipynb").write_bytes(dumps(naive))
@@ -211,7 +224,7 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     assert "AssertionError: log_poisson_pmf(x, lam)[2, 0] is -inf, expected -6605.775359" \
         in proc.stdout
     assert "AssertionError: e_step: tau[1, 0] is nan" in proc.stdout
-    for student, nb in {"ref": solved(), "naive": naive}.items():
+    for student, nb in {"ref": fill(solved(), answers), "naive": naive}.items():
         folder = course / "submitted" / student / "poisson_mixture"
         folder.mkdir(parents=True)
         (folder / "poisson_mixture.ipynb").write_bytes(dumps(nb))
@@ -221,10 +234,14 @@ def test_stock_nbgrader_validates_generates_and_autogrades(tmp_path):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        scores = {}
+        scores, manual = {}, {}
         for student in ("ref", "naive"):
             nb = gb.find_submission_notebook("poisson_mixture", "poisson_mixture", student)
-            scores[student] = {g.name: g.score for g in nb.grades if g.max_score > 0}
+            scores[student] = {g.name: g.score for g in nb.grades if g.name in A.grade_ids}
+            manual[student] = {g.name: (g.max_score, g.needs_manual_grade) for g in nb.grades
+                               if g.max_score > 0 and g.name not in A.grade_ids}
+    # The written answers are in nbgrader's gradebook, waiting for a human.
+    assert manual["ref"] == manual["naive"] == {m.grade_id: (m.points, True) for m in A.manual}
     assert scores["ref"] == {c.grade_id: c.points for c in A.cells()}
     extreme = {"test_log_pmf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme"}
     assert scores["naive"] == {c.grade_id: 0 if c.grade_id in extreme else c.points

@@ -34,8 +34,8 @@ ASSIGNMENT = Assignment(
         ManualCell(
             "derivation_q", 2,
             "the complete-data log-likelihood and Q(θ, θ^q)",
-            answer=r"""With the labels $z_{ik} = 1$ when $z_i = k$ (else 0), the complete-data
-log-likelihood is
+            answer=r"""With the indicators $z_{ik} = 1$ when $z_i = k$ (else 0), the
+complete-data log-likelihood of the Poisson mixture is
 
 $$
 \log p(x, z \mid \theta) = \sum_{i=1}^n \sum_{k=1}^K z_{ik}
