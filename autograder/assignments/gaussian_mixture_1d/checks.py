@@ -1,0 +1,180 @@
+"""Checks of the five graded functions of the univariate Gaussian mixture exercise.
+
+Inlined into the notebook's ``test_helpers`` cell after the engine's helpers
+(:mod:`autograder.checks`); the grader imports it to judge, in its own
+process, the plain arrays that a student's function returned in the sandbox.
+numpy, the standard library and the engine's helpers only.
+
+Each ``check_<function>(result, expected, **tolerances)`` raises an
+``AssertionError`` whose first line puts the numbers first.
+"""
+
+import numpy as np
+
+from autograder.checks import (
+    DOUBLE,
+    SINGLE,
+    all_finite,
+    as_outputs,
+    as_scalar,
+    best_permutation,
+    close,
+    fail,
+    fmt,
+    same_shape,
+    single_precision,
+    tolerances,
+    where,
+)
+
+#: The names of the parts of a tuple result; the other functions return one value.
+OUTPUTS = {"m_step": ("pi", "mu", "var"), "em": ("pi", "mu", "var", "loglik")}
+
+_PDF_HINT = (
+    "Compute log p(x | μ, σ²) = -log(2πσ²)/2 - (x - μ)²/(2σ²) directly, from x - μ;\n"
+    "never take the log of a density that underflowed to 0 (x far from μ, or σ² tiny)."
+)
+_GAUSS_LSE_HINT = (
+    "π_k p(x_i | μ_k, σ_k²) underflows to 0 for every k when x_i is far from every μ_k:\n"
+    "normalise in log space (log-sum-exp trick); a weight π_k = 0 gives log π_k = -inf\n"
+    "and t_ik = 0."
+)
+_FLOOR_HINT = (
+    "σ_k² = max(S_k, var_floor) with S_k = Σ_i t_ik (x_i - μ_k)² / n_k, the weighted\n"
+    "variance about the new mean μ_k: the floor replaces S_k only when S_k is below it\n"
+    "(it is not added to S_k)."
+)
+
+
+def read_result(function, result):
+    """The result of a graded function as plain float64 arrays.
+
+    ``log_normal_pdf`` and ``e_step`` give one array, ``log_likelihood`` a
+    float, ``m_step`` the tuple ``(pi, mu, var)`` and ``em``
+    ``(pi, mu, var, loglik)``.
+    """
+    if function == "log_likelihood":
+        return as_scalar(function, result)
+    return as_outputs(function, result, OUTPUTS.get(function, ()))
+
+
+def check_log_normal_pdf(got, expected, rtol=1e-6, atol=1e-8):
+    """``log_normal_pdf(x, mu, var)`` against the expected (n, K) log-densities."""
+    got = read_result("log_normal_pdf", got)
+    want = np.asarray(expected, dtype=float)
+    what = "log_normal_pdf(x, mu, var)"
+    same_shape(got, want.shape, what)
+    all_finite(got, what, _PDF_HINT)
+    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+
+
+def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
+    """``e_step(x, pi, mu, var)`` against the expected (n, K) responsibilities."""
+    tau = read_result("e_step", got)
+    want = np.asarray(expected, dtype=float)
+    single = single_precision(tau)
+    same_shape(tau, want.shape, "e_step: tau")
+    all_finite(tau, "e_step: tau", _GAUSS_LSE_HINT)
+    slack = SINGLE["sum"] if single else 1e-12
+    if (tau < -slack).any() or (tau > 1 + slack).any():
+        worst = np.unravel_index(int(np.argmax(np.abs(tau - 0.5))), tau.shape)
+        fail(f"e_step: tau{where(worst)} is {fmt(tau[worst])}, outside [0, 1]",
+             f"min {fmt(tau.min())}, max {fmt(tau.max())}")
+    sums = tau.sum(axis=1)
+    row = int(np.argmax(np.abs(sums - 1.0)))
+    if abs(sums[row] - 1.0) > (SINGLE if single else DOUBLE)["sum"]:
+        fail(f"e_step: tau[{row}] sums to {fmt(sums[row])}, not 1",
+             f"each row of tau must sum to 1; max deviation {abs(sums[row] - 1.0):.3g}")
+    close(tau, want, "e_step: tau", *tolerances(single, rtol, atol))
+
+
+def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
+    """``m_step(x, tau, var_floor)`` against the expected ``(pi, mu, var)``."""
+    pi, mu, var = read_result("m_step", got)
+    want_pi, want_mu, want_var = (np.asarray(e, dtype=float) for e in expected)
+    single = single_precision(pi, mu, var)
+    for got_part, want_part, name in ((pi, want_pi, "pi"), (mu, want_mu, "mu"),
+                                      (var, want_var, "var")):
+        same_shape(got_part, want_part.shape, f"m_step: {name}")
+        all_finite(got_part, f"m_step: {name}")
+    if abs(pi.sum() - 1.0) > (SINGLE if single else DOUBLE)["sum"]:
+        fail(f"m_step: pi sums to {fmt(pi.sum())}, not 1", "π_k = n_k / n sum to 1")
+    rtol, atol = tolerances(single, rtol, atol)
+    close(pi, want_pi, "m_step: pi", rtol, atol)
+    close(mu, want_mu, "m_step: mu", rtol, atol)
+    try:
+        close(var, want_var, "m_step: var", rtol, atol)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_FLOOR_HINT}") from None
+
+
+def check_log_likelihood(got, expected, rtol=1e-6, atol=1e-8):
+    """``log_likelihood(x, pi, mu, var)`` against the expected float."""
+    value = np.float64(read_result("log_likelihood", got))
+    want = np.float64(expected)
+    if not np.isfinite(value):
+        fail(f"log_likelihood is {value}, expected {fmt(want)}", "not a finite number",
+             _GAUSS_LSE_HINT)
+    close(value, want, "log_likelihood", *tolerances(single_precision(value), rtol, atol))
+
+
+def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
+    """EM result against the reference run from the same start.
+
+    ``expected`` holds ``pi``, ``mu``, ``var`` (final parameters),
+    ``loglik_head`` (the first log-likelihoods ℓ(θ^0), ℓ(θ^1), ... of plain
+    EM), ``loglik_final`` and ``n_iter`` (the exact number of iterations when
+    ``tol=0``, else None). Components are matched up to a permutation (by
+    their means).
+    """
+    pi, mu, var, loglik = read_result("em", got)
+    want = {name: np.asarray(expected[name], dtype=float) for name in ("pi", "mu", "var")}
+    head = np.asarray(expected["loglik_head"], dtype=float)
+    k = want["pi"].shape[0]
+    for got_part, name in ((pi, "pi"), (mu, "mu"), (var, "var")):
+        same_shape(got_part, (k,), f"em: {name}")
+    if loglik.ndim != 1 or loglik.size < 2:
+        fail(f"em: loglik has shape {loglik.shape}",
+             "loglik must be a 1-D array [ℓ(θ^0), ℓ(θ^1), ...] with at least 2 values")
+    for got_part, name in ((pi, "pi"), (mu, "mu"), (var, "var")):
+        all_finite(got_part, f"em: {name}", _FLOOR_HINT if name == "var" else "")
+    all_finite(loglik, "em: loglik", _GAUSS_LSE_HINT)
+    single = single_precision(pi, mu, var, loglik)
+    if single:
+        rtol, param_rtol = max(rtol, SINGLE["loglik_rtol"]), max(param_rtol, SINGLE["param_rtol"])
+        loglik_atol = max(loglik_atol, SINGLE["final_rtol"] * abs(float(expected["loglik_final"])))
+    if not np.isclose(loglik[0], head[0], rtol=rtol, atol=0):
+        fail(f"em: loglik[0] is {fmt(loglik[0])}, expected {fmt(head[0])}",
+             "loglik[0] is the log-likelihood at the initial parameters θ^0")
+    for t in range(1, min(len(head), len(loglik))):
+        if not np.isclose(loglik[t], head[t], rtol=rtol, atol=0):
+            fail(f"em: loglik[{t}] is {fmt(loglik[t])}, expected {fmt(head[t])}",
+                 f"the log-likelihood after {t} EM iteration(s)")
+    drop = (SINGLE if single else DOUBLE)["drop"]
+    drops = np.diff(loglik) < -drop * np.abs(loglik[:-1])
+    if drops.any():
+        t = int(np.argmax(drops)) + 1
+        fail(f"em: loglik decreases at iteration {t} ({fmt(loglik[t - 1])} -> "
+             f"{fmt(loglik[t])})", "EM never decreases the likelihood")
+    n_iter = expected.get("n_iter")
+    if n_iter is not None and loglik.size != n_iter + 1:
+        fail(f"em: len(loglik) is {loglik.size}, expected {n_iter + 1}",
+             f"with max_iter={n_iter} and tol=0, em runs exactly {n_iter} iterations")
+    final = float(expected["loglik_final"])
+    if not abs(loglik[-1] - final) <= loglik_atol:
+        fail(f"em: loglik[-1] is {fmt(loglik[-1])}, expected {fmt(final)}",
+             f"tolerance {loglik_atol:g}; did EM stop too early?")
+    if single and n_iter is None:
+        return  # float32 cannot resolve the flat top of ℓ: its final ℓ is judged only
+    perm = list(best_permutation(mu, want["mu"]))
+    # A mean is judged in units of its component's standard deviation too: a
+    # mean near 0 has no relative precision to speak of.
+    close(pi[perm], want["pi"], "em: pi (up to a permutation)", param_rtol, 1e-10)
+    slack = param_rtol * (np.abs(want["mu"]) + np.sqrt(np.abs(want["var"])))
+    off = np.abs(mu[perm] - want["mu"]) > slack
+    if off.any():
+        j = int(np.argmax(off))
+        fail(f"em: mu (up to a permutation)[{j}] is {fmt(mu[perm][j])}, "
+             f"expected {fmt(want['mu'][j])}",
+             f"tolerance {param_rtol:g} relative to |μ_k| + σ_k")
+    close(var[perm], want["var"], "em: var (up to a permutation)", param_rtol, 1e-10)

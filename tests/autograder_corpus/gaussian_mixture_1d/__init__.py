@@ -1,0 +1,1 @@
+"""The corpus of the univariate Gaussian mixture exercise (``build.py``)."""
