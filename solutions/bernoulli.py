@@ -533,8 +533,9 @@ def log_beta_prior(mu: object, alpha: float = 1.0, beta: float = 1.0) -> float:
     return float(xlogy(a - 1.0, mu).sum() + xlog1py(b - 1.0, -mu).sum())
 
 
-def _m_step_beta(X: np.ndarray, tau: np.ndarray, a: float, b: float, xbar: np.ndarray | None
-                 ) -> BernoulliParams:
+def _m_step_beta(
+    X: np.ndarray, tau: np.ndarray, a: float, b: float, xbar: np.ndarray | None
+) -> BernoulliParams:
     if a == b:
         # Beta(1 + s, 1 + s) is the symmetric smoothing s: one formula, declared once.
         return _m_step(X, tau, a - 1.0, xbar)
@@ -544,8 +545,7 @@ def _m_step_beta(X: np.ndarray, tau: np.ndarray, a: float, b: float, xbar: np.nd
     return BernoulliParams(nk / nk.sum(), mu)
 
 
-def m_step_beta(X: object, tau: object, alpha: float = 1.0, beta: float = 1.0
-                ) -> BernoulliParams:
+def m_step_beta(X: object, tau: object, alpha: float = 1.0, beta: float = 1.0) -> BernoulliParams:
     r"""M-step under independent :math:`\mathrm{Beta}(\alpha, \beta)` priors on the :math:`\mu_{kj}`.
 
     The maximiser of :math:`Q(\theta, \theta^q) + \sum_{kj} [(\alpha - 1)\log\mu_{kj}
@@ -587,8 +587,9 @@ def fit_beta(
     X = _check_binary(X)
     a, b = _check_beta_prior(alpha, beta)
     if a == b:
-        return fit(X, pi0, mu0, max_iter=max_iter, tol=tol, smoothing=a - 1.0,
-                   accelerate=accelerate)
+        return fit(
+            X, pi0, mu0, max_iter=max_iter, tol=tol, smoothing=a - 1.0, accelerate=accelerate
+        )
     theta0 = _check_params(pi0, mu0, X.shape[1])
     xbar = X.mean(axis=0)
 
