@@ -19,8 +19,8 @@ from autograder.spec import Case, GradeCell
 from autograder.spec import rng as _rng
 
 NAME = "bernoulli_mixture"
-#: The range of ε in μ_kj in {ε, 1 - ε}: 28 contradicted pixels already give
-#: ε^28 <= 1e-336, which is 0 in double precision.
+#: The range of ε in the "off" pixels μ_kj = ε: 24 contradicted pixels already
+#: give ε^24 <= 1e-288, and 28 give 1e-336, which is 0 in double precision.
 TINY = (1e-14, 1e-12)
 
 
@@ -98,20 +98,23 @@ def _tiny(rs: np.random.RandomState) -> float:
     return float(f"{10 ** rs.uniform(np.log10(TINY[0]), np.log10(TINY[1])):.1e}")
 
 
-def _pattern_mu(rs: np.random.RandomState, k: int, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Components μ_kj in {ε, 1 - ε} (ε in :data:`TINY`) and their 0/1 patterns."""
-    patterns = (rs.random_sample((k, d)) < 0.5).astype(float)
+def _pattern_mu(rs: np.random.RandomState, k: int, d: int) -> np.ndarray:
+    """Components whose pixels are 'on' (μ_kj = 0.9) or 'off' (μ_kj = ε, in :data:`TINY`),
+    each with at least 28 pixels off. (ε, not 1 - ε: float32 keeps ε but rounds 1 - ε to 1.)"""
     eps = _tiny(rs)
-    return np.where(patterns == 1, 1 - eps, eps), patterns
+    while True:
+        off = rs.random_sample((k, d)) < 0.5
+        if off.sum(axis=1).min() >= 28:
+            return np.where(off, eps, 0.9)
 
 
-def _noisy(rs: np.random.RandomState, rows: np.ndarray, flips: int) -> np.ndarray:
-    """``rows`` with ``flips`` pixels of each row flipped."""
-    out = rows.copy()
-    for row in out:
-        j = rs.choice(row.size, size=flips, replace=False)
-        row[j] = 1 - row[j]
-    return out
+def _mostly_on(rs: np.random.RandomState, n: int, d: int) -> np.ndarray:
+    """Rows with every pixel on but 0 to 4: each contradicts at least 24 off pixels
+    (μ_kj = ε) of every :func:`_pattern_mu` component, so p(x_i | μ_k) < 1e-336 = 0."""
+    X = np.ones((n, d))
+    for row in X:
+        row[rs.choice(d, size=rs.randint(0, 5), replace=False)] = 0.0
+    return X
 
 
 def _boundary_mu(rs: np.random.RandomState, k: int, d: int) -> np.ndarray:
@@ -175,7 +178,7 @@ def build(secret: str | None = None) -> tuple[GradeCell, ...]:
         GradeCell(
             "test_log_bernoulli_underflow", "log_bernoulli", 1,
             "log_bernoulli: products that underflow",
-            "d = 64 with μ_kj near 1e-12 or 1 - 1e-12, d = 1000, K = 1",
+            "d = 64 with μ_kj = 0.9 or near 1e-12, d = 1000, K = 1",
             (
                 Case((ones_alt, mu_tiny),
                      "d = 64 with μ_kj = 1e-12 and 1e-9: p(x_1 | μ_k) = 1e-768 and 1e-576 underflow to 0",
@@ -296,15 +299,15 @@ def _log_random(rs: np.random.RandomState) -> Case:
 
 def _log_underflow(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
     rs1, rs2, rs3 = rng(1), rng(2), rng(3)
-    mu1, patterns = _pattern_mu(rs1, 2, 64)
-    X1 = _noisy(rs1, np.repeat(patterns, 2, axis=0), int(rs1.randint(1, 4)))
+    mu1 = _pattern_mu(rs1, 2, 64)
+    X1 = _mostly_on(rs1, 4, 64)
     mu2 = _percents(rs2, 2, 1000)
     X2 = (rs2.random_sample((4, 1000)) < 0.5).astype(float)
     mu3 = _percents(rs3, 1, 1000)
     X3 = _sample(rs3, 3, [1.0], mu3)
     return (
-        Case((X1, mu1), "d = 64, μ_kj in {ε, 1 - ε} with ε near 1e-12: noisy copies of each "
-             "pattern", code={"X": _bits_code(X1)}),
+        Case((X1, mu1), "d = 64, μ_kj = 0.9 or ε near 1e-12, rows with almost every pixel on",
+             code={"X": _bits_code(X1)}),
         Case((X2, mu2), "d = 1000, random μ: every product underflows",
              code={"X": _bits_code(X2), "mu": _percent_code(mu2)}),
         Case((X3, mu3), "K = 1, d = 1000", code={"X": _bits_code(X3), "mu": _percent_code(mu3)}),
@@ -326,14 +329,13 @@ def _joint_random(rs: np.random.RandomState, n: int, d: int, k: int) -> Case:
 
 def _joint_extreme(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
     rs1, rs2, rs3, rs4, rs5 = (rng(i) for i in range(1, 6))
-    mu1, patterns = _pattern_mu(rs1, 3, 64)
-    # 28-34 of 64 pixels flipped: even the closest component gives p < 1e-336.
-    X1 = _noisy(rs1, np.repeat(patterns, 2, axis=0), int(rs1.randint(28, 35)))
+    mu1 = _pattern_mu(rs1, 3, 64)
+    X1 = _mostly_on(rs1, 5, 64)
     p = round(float(rs1.uniform(0.2, 0.4)), 2)
     pi1 = _a([p, round(0.5 - p / 2, 3), round(0.5 - p / 2, 3)])
     pi1[-1] = 1.0 - pi1[:-1].sum()
-    big = Case((X1, pi1, mu1), "d = 64, μ_kj in {ε, 1 - ε} with ε near 1e-12: every "
-               "π_k p(x_i | μ_k) underflows", code={"X": _bits_code(X1)})
+    big = Case((X1, pi1, mu1), "d = 64, μ_kj = 0.9 or ε near 1e-12, rows with almost every "
+               "pixel on: every π_k p(x_i | μ_k) underflows", code={"X": _bits_code(X1)})
     mu2 = _percents(rs2, 2, 1000)
     X2 = _sample(rs2, 4, [0.5, 0.5], mu2)
     wide = Case((X2, _a([0.5, 0.5]), mu2), "d = 1000: every product underflows",
