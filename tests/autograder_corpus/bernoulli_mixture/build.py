@@ -12,99 +12,27 @@ writes the corpus to DEST.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
-import textwrap
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from autograder.assignments.bernoulli_mixture import ASSIGNMENT
-from autograder_corpus.poisson_mixture.build import Expected, dumps, new_cell
+from autograder_corpus import common
+from autograder_corpus.common import Expected, dumps, index_of, insert_after
 
-RELEASE = ASSIGNMENT.release_notebook
 SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
-
-#: Points per grade cell, from the declaration.
-POINTS = {c.grade_id: c.points for c in ASSIGNMENT.cells()}
-#: The grade cells of each graded function.
-TESTS_OF = {f.name: tuple(c.grade_id for c in ASSIGNMENT.cells() if c.function == f.name)
-            for f in ASSIGNMENT.functions}
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
 
-
-def full() -> dict[str, int]:
-    return dict(POINTS)
-
-
-def without(*functions_or_tests: str) -> dict[str, int]:
-    """Full marks except for the given functions (all their cells) or grade cells."""
-    points = full()
-    for name in functions_or_tests:
-        tests = TESTS_OF.get(name, (name,))
-        for test in tests:
-            if test not in points:
-                raise KeyError(test)
-            points[test] = 0
-    return points
-
-
-# --------------------------------------------------------------------------
-# notebooks
-
-
-def _text(cell: dict) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
-
-
-def _gid(cell: dict) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def release() -> dict:
-    return json.loads(RELEASE.read_text())
-
-
-def index_of(nb: dict, grade_id: str) -> int:
-    for i, cell in enumerate(nb["cells"]):
-        if _gid(cell) == grade_id:
-            return i
-    raise KeyError(grade_id)
-
-
-def reference_code() -> dict[str, str]:
-    """The instructor's solution of each code solution cell, markers removed."""
-    out = {}
-    for cell in json.loads(SOURCE.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell["cell_type"] == "code":
-            out[meta["grade_id"]] = "\n".join(
-                ln for ln in _text(cell).splitlines()
-                if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-    return out
-
-
-def solved(**overrides: str) -> dict:
-    """The release with the reference solution, except ``overrides``."""
-    codes = reference_code()
-    codes.update({k: textwrap.dedent(v).strip("\n") for k, v in overrides.items()})
-    nb = release()
-    for cell in nb["cells"]:
-        if _gid(cell) in codes:
-            cell["source"] = codes[_gid(cell)]
-    return nb
-
-
-def insert_after(nb: dict, grade_id: str, source: str) -> tuple[dict, int]:
-    """A copy with a new code cell after ``grade_id``; returns its 1-based number."""
-    nb = copy.deepcopy(nb)
-    position = index_of(nb, grade_id) + 1
-    nb["cells"].insert(position, new_cell(source))
-    return nb, position + 1
+full = partial(common.full, ASSIGNMENT)
+without = partial(common.without, ASSIGNMENT)
+zero = partial(common.zero, ASSIGNMENT)
+release = partial(common.release, ASSIGNMENT)
+solved = partial(common.solved, ASSIGNMENT)
 
 
 def _stub(name: str, args: str) -> str:
@@ -256,13 +184,6 @@ def log_likelihood(X, pi, mu):
         return float(logsumexp(np.log(pi) + log_bernoulli(X, mu), axis=1).sum())
 """,
 }
-FLOAT32_LOG = """
-def log_bernoulli(X, mu):
-    X = np.asarray(X, dtype=np.float32)[:, None, :]
-    mu = np.asarray(mu, dtype=np.float32)[None, :, :]
-    return (xlogy(X, mu) + xlog1py(np.float32(1) - X, -mu)).sum(axis=2, dtype=np.float32)
-"""
-
 CHEAT_ALLCLOSE = """
 np.allclose = lambda *args, **kwargs: True
 np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)
@@ -353,7 +274,7 @@ def build(dest: Path) -> dict[str, Expected]:
         expected[sid] = exp
 
     add("a01_reference", solved(), Expected(full()))
-    add("a02_stubs", release(), Expected(dict.fromkeys(POINTS, 0)))
+    add("a02_stubs", release(), Expected(zero()))
     # Not in log space: loses the underflow cells only (0 ** 0 = 1 in numpy, so
     # its products are exact where mu_kj is 0 or 1).
     add("a03_naive", solved(log_bernoulli=NAIVE_LOG, e_step=NAIVE_E, log_likelihood=NAIVE_LL),
@@ -404,12 +325,11 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(solved(**stubs), "setup", table)
     # With a course secret the hidden inputs differ from the public ones: a
     # table of public answers earns what the visible cases give, i.e. nothing.
-    add("c04_lookup_table", nb, Expected(dict.fromkeys(POINTS, 0)))
+    add("c04_lookup_table", nb, Expected(zero()))
 
     # Fair forms of a correct solution: full marks, status ok, no flags.
     add("d01_matrix_products", solved(log_bernoulli=MATRIX_EXACT), Expected(full()))
     add("d02_scipy_logsumexp", solved(**LSE_SCIPY), Expected(full()))
-    add("d03_float32_log_bernoulli", solved(log_bernoulli=FLOAT32_LOG), Expected(full()))
     return expected
 
 
