@@ -89,6 +89,14 @@ def _sample(rs: np.random.RandomState, n: int, pi, mu) -> np.ndarray:
     return (rs.random_sample((n, mu.shape[1])) < mu[z]).astype(float)
 
 
+def _coin_flips(rs: np.random.RandomState, n: int, d: int) -> np.ndarray:
+    """Rows of fair coin flips. Against μ_kj spread over [0.05, 0.95] a pixel
+    costs about 0.9 in log-probability on average, so with d = 1000 every
+    p(x_i | μ_k) is near e^-900 < 1e-390, which is 0 in double precision
+    (rows drawn from μ_k itself would cost only about 0.55 a pixel: e^-550)."""
+    return (rs.random_sample((n, d)) < 0.5).astype(float)
+
+
 def _hard(groups: list[int], k: int | None = None) -> np.ndarray:
     """Hard assignments: a 1 in the column of each row's group."""
     return np.eye(max(groups) + 1 if k is None else k)[groups]
@@ -302,9 +310,9 @@ def _log_underflow(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, .
     mu1 = _pattern_mu(rs1, 2, 64)
     X1 = _mostly_on(rs1, 4, 64)
     mu2 = _percents(rs2, 2, 1000)
-    X2 = (rs2.random_sample((4, 1000)) < 0.5).astype(float)
+    X2 = _coin_flips(rs2, 4, 1000)
     mu3 = _percents(rs3, 1, 1000)
-    X3 = _sample(rs3, 3, [1.0], mu3)
+    X3 = _coin_flips(rs3, 3, 1000)
     return (
         Case((X1, mu1), "d = 64, μ_kj = 0.9 or ε near 1e-12, rows with almost every pixel on",
              code={"X": _bits_code(X1)}),
@@ -337,7 +345,7 @@ def _joint_extreme(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, .
     big = Case((X1, pi1, mu1), "d = 64, μ_kj = 0.9 or ε near 1e-12, rows with almost every "
                "pixel on: every π_k p(x_i | μ_k) underflows", code={"X": _bits_code(X1)})
     mu2 = _percents(rs2, 2, 1000)
-    X2 = _sample(rs2, 4, [0.5, 0.5], mu2)
+    X2 = _coin_flips(rs2, 4, 1000)
     wide = Case((X2, _a([0.5, 0.5]), mu2), "d = 1000: every product underflows",
                 code={"X": _bits_code(X2), "mu": _percent_code(mu2)})
     mu3 = _digit_like(rs3, 2, 64)
@@ -345,7 +353,7 @@ def _joint_extreme(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, .
     uneven = Case((X3, _uneven(rs3), mu3), "very uneven weights π = (1 - ε, ε), d = 64",
                   code={"X": _bits_code(X3)})
     mu4 = _percents(rs4, 1, 1000)
-    X4 = _sample(rs4, 3, [1.0], mu4)
+    X4 = _coin_flips(rs4, 3, 1000)
     one = Case((X4, _a([1.0]), mu4), "K = 1 with d = 1000: every t_i1 is 1",
                code={"X": _bits_code(X4), "mu": _percent_code(mu4)})
     mu5 = _boundary_mu(rs5, 3, 10)
