@@ -53,6 +53,14 @@ def test_the_instructors_solution_passes_every_case(secret):
         _run(ns, cell, case, want)
 
 
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_float32_solution_passes_every_case(secret):
+    """Single precision throughout is judged with float32 tolerances: full marks."""
+    ns = _namespace(**corpus.FLOAT32)
+    for cell, case, want in _cases(secret):
+        _run(ns, cell, case, want)
+
+
 def _naive() -> dict:
     return _namespace(log_bernoulli=corpus.NAIVE_LOG, e_step=corpus.NAIVE_E,
                       log_likelihood=corpus.NAIVE_LL)

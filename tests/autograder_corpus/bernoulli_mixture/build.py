@@ -184,6 +184,50 @@ def log_likelihood(X, pi, mu):
         return float(logsumexp(np.log(pi) + log_bernoulli(X, mu), axis=1).sum())
 """,
 }
+#: Single precision throughout (float32 arrays, float32 sums).
+FLOAT32 = dict(
+log_bernoulli='''
+def log_bernoulli(X, mu):
+    X = np.asarray(X, dtype=np.float32)[:, None, :]
+    mu = np.asarray(mu, dtype=np.float32)[None, :, :]
+    return (xlogy(X, mu) + xlog1py(np.float32(1) - X, -mu)).sum(axis=2, dtype=np.float32)
+''',
+e_step='''
+def e_step(X, pi, mu):
+    with np.errstate(divide="ignore"):
+        log_joint = np.log(np.asarray(pi, dtype=np.float32)) + log_bernoulli(X, mu)
+    return np.exp(log_joint - logsumexp(log_joint, axis=1, keepdims=True)).astype(np.float32)
+''',
+m_step='''
+def m_step(X, tau, alpha=1.0, beta=1.0):
+    X, tau = np.asarray(X, dtype=np.float32), np.asarray(tau, dtype=np.float32)
+    n_k = tau.sum(axis=0)
+    den = n_k + np.float32(alpha + beta - 2)
+    empty = den == 0
+    mu = (tau.T @ X + np.float32(alpha - 1)) / np.where(empty, np.float32(1), den)[:, None]
+    mu[empty] = X.mean(axis=0)
+    return n_k / np.float32(len(X)), np.minimum(mu, np.float32(1))
+''',
+log_likelihood='''
+def log_likelihood(X, pi, mu):
+    with np.errstate(divide="ignore"):
+        log_joint = np.log(np.asarray(pi, dtype=np.float32)) + log_bernoulli(X, mu)
+    return np.float32(logsumexp(log_joint, axis=1).sum())
+''',
+em='''
+def em(X, pi0, mu0, max_iter=500, tol=1e-8, alpha=1.0, beta=1.0):
+    def F(pi, mu):
+        prior = xlogy(np.float32(alpha - 1), mu).sum() + xlog1py(np.float32(beta - 1), -mu).sum()
+        return np.float32(log_likelihood(X, pi, mu) + prior)
+    pi, mu = np.asarray(pi0, dtype=np.float32), np.asarray(mu0, dtype=np.float32)
+    v = [F(pi, mu)]
+    for _ in range(max_iter):
+        pi, mu = m_step(X, e_step(X, pi, mu), alpha, beta)
+        v.append(F(pi, mu))
+        if tol > 0 and abs(v[-1] - v[-2]) <= tol * abs(v[-1]):
+            break
+    return pi, mu, np.array(v, dtype=np.float32)
+''')
 CHEAT_ALLCLOSE = """
 np.allclose = lambda *args, **kwargs: True
 np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)
@@ -330,6 +374,7 @@ def build(dest: Path) -> dict[str, Expected]:
     # Fair forms of a correct solution: full marks, status ok, no flags.
     add("d01_matrix_products", solved(log_bernoulli=MATRIX_EXACT), Expected(full()))
     add("d02_scipy_logsumexp", solved(**LSE_SCIPY), Expected(full()))
+    add("d03_float32", solved(**FLOAT32), Expected(full()))
     return expected
 
 
