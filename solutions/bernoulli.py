@@ -86,9 +86,12 @@ __all__ = [
     "BernoulliParams",
     "e_step",
     "fit",
+    "fit_beta",
     "log_bernoulli_prob",
+    "log_beta_prior",
     "log_likelihood",
     "m_step",
+    "m_step_beta",
     "sample",
 ]
 
@@ -491,3 +494,125 @@ def fit(
         tol=tol,
         accelerate=accelerate,
     )
+
+
+# --------------------------------------------------------------------------
+# Beta(alpha, beta) priors (the bernoulli_mixture assignment's parametrisation)
+
+
+def _check_beta_prior(alpha: float, beta: float) -> tuple[float, float]:
+    out = []
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        try:
+            a = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if not (np.isfinite(a) and a >= 1.0):
+            # Below 1 the Beta density is unbounded at 0 or 1: the posterior
+            # mode is on the boundary and the formula below is not it.
+            raise ValueError(f"{name} must be a finite number >= 1, got {value!r}")
+        out.append(a)
+    return out[0], out[1]
+
+
+def log_beta_prior(mu: object, alpha: float = 1.0, beta: float = 1.0) -> float:
+    r"""Log-density of independent :math:`\mathrm{Beta}(\alpha, \beta)` priors, up to a constant.
+
+    .. math::
+
+        \sum_{k, j} \big[(\alpha - 1) \log \mu_{kj} + (\beta - 1) \log(1 - \mu_{kj})\big],
+
+    with :math:`0 \log 0 = 0` (so it is 0 for :math:`\alpha = \beta = 1`,
+    whatever :math:`\mu`), and :math:`-\infty` when :math:`\alpha > 1` and
+    some :math:`\mu_{kj} = 0` (or :math:`\beta > 1` and some :math:`\mu_{kj} = 1`).
+    """
+    from scipy.special import xlog1py, xlogy
+
+    mu = _check_mu(mu)
+    a, b = _check_beta_prior(alpha, beta)
+    return float(xlogy(a - 1.0, mu).sum() + xlog1py(b - 1.0, -mu).sum())
+
+
+def _m_step_beta(
+    X: np.ndarray, tau: np.ndarray, a: float, b: float, xbar: np.ndarray | None
+) -> BernoulliParams:
+    if a == b:
+        # Beta(1 + s, 1 + s) is the symmetric smoothing s: one formula, declared once.
+        return _m_step(X, tau, a - 1.0, xbar)
+    nk = tau.sum(axis=0)
+    mu = (tau.T @ X + (a - 1.0)) / (nk[:, None] + (a + b - 2.0))
+    np.minimum(mu, 1.0, out=mu)
+    return BernoulliParams(nk / nk.sum(), mu)
+
+
+def m_step_beta(X: object, tau: object, alpha: float = 1.0, beta: float = 1.0) -> BernoulliParams:
+    r"""M-step under independent :math:`\mathrm{Beta}(\alpha, \beta)` priors on the :math:`\mu_{kj}`.
+
+    The maximiser of :math:`Q(\theta, \theta^q) + \sum_{kj} [(\alpha - 1)\log\mu_{kj}
+    + (\beta - 1)\log(1 - \mu_{kj})]` (flat prior on :math:`\pi`):
+
+    .. math::
+
+        \pi_k = \frac{1}{n} \sum_i t_{ik}, \qquad
+        \mu_{kj} = \frac{\sum_i t_{ik} x_{ij} + \alpha - 1}{\sum_i t_{ik} + \alpha + \beta - 2}.
+
+    :math:`\alpha = \beta = 1` is :func:`m_step` without smoothing (maximum
+    likelihood); :math:`\alpha = \beta = 1 + s` is :func:`m_step` with
+    ``smoothing=s``. Requires :math:`\alpha, \beta \ge 1`.
+    """
+    X = _check_binary(X)
+    tau = v.check_responsibilities(tau, X.shape[0])
+    a, b = _check_beta_prior(alpha, beta)
+    return _m_step_beta(X, tau, a, b, None)
+
+
+def fit_beta(
+    X: object,
+    pi0: object,
+    mu0: object,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    max_iter: int = 1000,
+    tol: float = 1e-10,
+    accelerate: bool = False,
+) -> EMResult[BernoulliParams]:
+    r"""EM (MAP-EM when :math:`(\alpha, \beta) \ne (1, 1)`) from a given start.
+
+    The M-step is :func:`m_step_beta`; ``objective`` is the log-posterior
+    :math:`\ell(\theta) + ` :func:`log_beta_prior`, which EM never decreases
+    and on which the stopping rule acts; ``loglik`` is :math:`\ell(\theta)`.
+    For :math:`\alpha = \beta` it is :func:`fit` with ``smoothing = alpha - 1``.
+    """
+    X = _check_binary(X)
+    a, b = _check_beta_prior(alpha, beta)
+    if a == b:
+        return fit(
+            X, pi0, mu0, max_iter=max_iter, tol=tol, smoothing=a - 1.0, accelerate=accelerate
+        )
+    theta0 = _check_params(pi0, mu0, X.shape[1])
+    xbar = X.mean(axis=0)
+
+    def prior(mu: np.ndarray) -> float:
+        from scipy.special import xlog1py, xlogy
+
+        return float(xlogy(a - 1.0, mu).sum() + xlog1py(b - 1.0, -mu).sum())
+
+    def e(theta: BernoulliParams) -> tuple[np.ndarray, float]:
+        tau, log_norm = _e_pass(X, theta.pi, theta.mu)
+        em.raise_if_impossible(log_norm, _IMPOSSIBLE)
+        return tau, float(log_norm.sum()) + prior(theta.mu)
+
+    def loglik(theta: BernoulliParams, objective: float) -> float:
+        p = prior(theta.mu)
+        return objective - p if np.isfinite(p) else float(_e_pass(X, theta.pi, theta.mu)[1].sum())
+
+    model = Model(
+        e_step=e,
+        m_step=lambda tau: _m_step_beta(X, tau, a, b, xbar),
+        feasible=lambda theta: bool(np.all((theta.mu >= 0) & (theta.mu <= 1))),
+        loglik=loglik,
+        rows=X,
+    )
+    v.check_n_components(model.n_samples, len(theta0.pi))
+    return em.run_em(model, theta0, max_iter=max_iter, tol=tol, accelerate=accelerate)
