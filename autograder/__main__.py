@@ -1,12 +1,15 @@
-"""Command line: ``python -m autograder {release,build-source,grade}``.
+"""Command line: ``python -m autograder {list,release,build-source,grade}``.
 
 Examples
 --------
 ::
 
-    python -m autograder release                      # write the student notebook
+    python -m autograder list                         # the assignments, one per line
+    python -m autograder release                      # write every student notebook
+    python -m autograder release poisson_mixture      # ... or some
     python -m autograder build-source --check         # are the test cells up to date?
     python -m autograder grade SUBMISSIONS --out OUT  # SUBMISSIONS: a folder or an LMS .zip
+    python -m autograder grade SUBS --out OUT --assignment poisson_mixture
     python -m autograder grade export.zip --out OUT -j 4 --timeout 30
     python -m autograder grade export.zip --out OUT --roster roster.csv
     python -m autograder grade one-student/ --out OUT   # updates that student, keeps the class
@@ -33,22 +36,32 @@ def _positive(kind):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m autograder",
-        description="The autograded exercise 'EM for a mixture of Poisson distributions': "
-                    "write the student notebook, keep its tests up to date, grade submissions.",
+        description="The course's autograded assignments: list them, write the student "
+                    "notebooks, keep their tests up to date, grade submissions.",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    rel = sub.add_parser("release", help="write autograder/release/poisson_mixture/*.ipynb")
-    rel.add_argument("--check", action="store_true", help="only check that it is up to date")
+    sub.add_parser("list", help="print the assignment names, one per line")
+
+    rel = sub.add_parser("release", help="write autograder/release/<name>/<name>.ipynb")
+    rel.add_argument("names", nargs="*", metavar="NAME",
+                     help="assignments (default: all)")
+    rel.add_argument("--check", action="store_true", help="only check that they are up to date")
 
     src = sub.add_parser("build-source",
-                         help="regenerate the test cells of the source notebook from the spec")
-    src.add_argument("--check", action="store_true", help="only check that it is up to date")
+                         help="regenerate the test cells of the source notebooks from the "
+                              "declarations")
+    src.add_argument("names", nargs="*", metavar="NAME",
+                     help="assignments (default: all)")
+    src.add_argument("--check", action="store_true", help="only check that they are up to date")
 
     g = sub.add_parser("grade", help="autograde a folder (or zip) of submissions")
     g.add_argument("submissions", type=Path,
                    help="folder with one sub-folder per student id, or an LMS .zip export")
     g.add_argument("--out", type=Path, required=True, help="output folder")
+    g.add_argument("--assignment", default=None, metavar="NAME",
+                   help="the assignment graded (default: inferred from the notebooks' file "
+                        "names; see python -m autograder list)")
     g.add_argument("-j", "--jobs", type=_positive(int), default=None,
                    help="parallel workers (default: number of cores)")
     g.add_argument("--timeout", type=_positive(float), default=30.0,
@@ -84,15 +97,24 @@ def parser() -> argparse.ArgumentParser:
 
 def _collect(args: argparse.Namespace, out: Path):
     """The submissions, or an error message; checks first that OUT can be written."""
+    from . import assignments
     from .collect import CollectError, find_submissions, read_roster
     from .report import OutputError, load_class
 
     try:
-        load_class(args.out, args.replace)
+        if args.assignment is not None:  # OUT is checked before the submissions are read
+            load_class(args.out, args.replace, assignments.get(args.assignment))
         roster = read_roster(args.roster) if args.roster else None
         subs = find_submissions(args.submissions, args.named_regexp, exclude=(out,),
-                                roster=roster, max_notebook_mb=args.max_notebook_mb)
-    except (FileNotFoundError, CollectError, OutputError) as exc:
+                                roster=roster, max_notebook_mb=args.max_notebook_mb,
+                                assignment=args.assignment)
+        if subs.assignment is None:
+            if subs:
+                raise CollectError(f"cannot tell which assignment the submissions in "
+                                   f"{args.submissions} are; pass --assignment NAME")
+        else:
+            load_class(args.out, args.replace, subs.assignment)
+    except (FileNotFoundError, ValueError, OutputError) as exc:
         return f"error: {exc}"
     if not subs:
         return (f"error: no submission found in {args.submissions}"
@@ -138,7 +160,8 @@ def _grade(args: argparse.Namespace) -> int:
               file=sys.stderr)
     try:
         results = grade_submissions(subs, out, jobs=args.jobs, config=config,
-                                    progress=args.progress, replace=args.replace)
+                                    progress=args.progress, replace=args.replace,
+                                    assignment=subs.assignment)
     except GraderSelfCheckFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
@@ -149,7 +172,7 @@ def _grade(args: argparse.Namespace) -> int:
     flagged = len({r.student_id for r in results if r.flags})
     mean = sum(r.seconds for r in results) / max(len(results), 1)
     print(
-        f"graded {len(results)} submissions in {elapsed:.1f} s "
+        f"graded {len(results)} submissions of {subs.assignment} in {elapsed:.1f} s "
         f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
         f"{flagged} flagged for review; {hidden}.\n"
         f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'similarity.csv'}\n"
@@ -164,14 +187,27 @@ def _grade(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "list":
+        from .assignments import names
+
+        print("\n".join(names()))
+        return 0
+    if args.command in ("release", "build-source"):
+        from .assignments import names
+
+        unknown = [n for n in args.names if n not in names()]
+        if unknown:
+            print(f"error: unknown assignment(s) {', '.join(unknown)}; the assignments are: "
+                  + ", ".join(names()), file=sys.stderr)
+            return 2
     if args.command == "release":
         from .release import main as release
 
-        return release(check=args.check)
+        return release(args.names, check=args.check)
     if args.command == "build-source":
         from .build_source import main as build
 
-        return build(check=args.check)
+        return build(args.names, check=args.check)
     return _grade(args)
 
 

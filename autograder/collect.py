@@ -70,8 +70,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .spec import ASSIGNMENT, NOTEBOOK
-
 #: The default cap on one notebook's size (``--max-notebook-mb``).
 DEFAULT_MAX_NOTEBOOK_MB = 20
 #: At most this many members in a zip (each costs memory when listed).
@@ -86,12 +84,18 @@ MAX_ID_LENGTH = 200
 # greedy, ``\w``-only, unanchored. These are anchored, and lazy where the
 # student id ends, so that the student's own file name cannot move it.
 TIMESTAMP = r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}"
-NBGRADER_REGEXP = (rf"{re.escape(ASSIGNMENT)}_(?P<student_id>.+?)_attempt_"
-                   rf"(?P<timestamp>{TIMESTAMP})_(?P<file_id>.+)")
+
+
+def nbgrader_regexp(assignment: str) -> str:
+    """nbgrader's zip naming for ``assignment``, anchored and lazy (see above)."""
+    return (rf"{re.escape(assignment)}_(?P<student_id>.+?)_attempt_"
+            rf"(?P<timestamp>{TIMESTAMP})_(?P<file_id>.+)")
+
+
 CANVAS_REGEXP = (r"(?:(?P<name>[^\W_]\w*?)_)??(?:LATE_)?"
                  r"(?P<student_id>[0-9]+|anon_[A-Za-z0-9]+)_(?P<order>[0-9]+)_(?P<file_id>.+)")
-#: Kept for the command line's help and older callers: the nbgrader pattern.
-DEFAULT_REGEXP = NBGRADER_REGEXP
+#: nbgrader's documented pattern: passing it means the built-in patterns.
+DEFAULT_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>.*)"
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar",
                     ".tbz2", ".txz", ".zst", ".lz", ".lzma", ".cab", ".z")
@@ -237,9 +241,96 @@ class Skipped:
 class Collection(list):
     """The submissions (a list, sorted by id) and the skipped files."""
 
-    def __init__(self, items: Iterable[Submission] = (), skipped: Iterable[Skipped] = ()):
+    def __init__(self, items: Iterable[Submission] = (), skipped: Iterable[Skipped] = (),
+                 assignment: str | None = None):
         super().__init__(items)
         self.skipped: list[Skipped] = list(skipped)
+        #: The name of the assignment whose notebooks these are.
+        self.assignment = assignment
+
+
+# --------------------------------------------------------------------------
+# which assignment
+
+
+def _matches(file_name: str, name: str) -> int:
+    """2 when ``file_name`` is ``<name>.ipynb`` (or ends with ``_<name>.ipynb``,
+    as LMS names do), 1 when it is a renamed copy (``<name> (1).ipynb``), else 0."""
+    base = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    if not base.lower().endswith(".ipynb"):
+        return 0
+    stem = base[:-len(".ipynb")]
+    if stem == name or stem.endswith("_" + name):
+        return 2
+    if stem.startswith(name) and not (stem[len(name):][:1].isalnum()
+                                      or stem[len(name):][:1] == "_"):
+        return 1
+    return 0
+
+
+def infer_assignment(file_names: Iterable[str], where: str = "the input") -> str | None:
+    """The assignment whose notebooks ``file_names`` are, by their names.
+
+    Each notebook counts for the registered assignment whose name it carries
+    (``<name>.ipynb``, ``..._<name>.ipynb``; the longest name wins), renamed
+    copies (``<name> (1).ipynb``) only when no name matches exactly. With a
+    single registered assignment, that one. None when there is no notebook at
+    all; :class:`CollectError` naming the candidates when the names point to
+    several assignments or to none.
+    """
+    from .assignments import names as registered
+
+    known = registered()
+    files = [f for f in file_names if f.lower().endswith(".ipynb")]
+    counts: dict[int, dict[str, int]] = {2: {}, 1: {}}
+    for f in files:
+        for level in (2, 1):
+            hits = [n for n in known if _matches(f, n) == level]
+            if hits:
+                best = max(hits, key=len)
+                counts[level][best] = counts[level].get(best, 0) + 1
+                break
+    for level in (2, 1):
+        found = counts[level]
+        if len(found) == 1:
+            return next(iter(found))
+        if len(found) > 1:
+            listing = ", ".join(f"{n} ({k} notebook{'s' if k != 1 else ''})"
+                                for n, k in sorted(found.items()))
+            raise CollectError(f"{where} holds notebooks of several assignments: {listing}; "
+                               "grade one at a time with --assignment NAME")
+    if len(known) == 1:
+        return known[0]
+    if not files:
+        return None
+    raise CollectError(f"cannot tell which assignment the notebooks in {where} are: none is "
+                       "named after one of " + ", ".join(known) + "; pass --assignment NAME")
+
+
+def _folder_names(root: Path, exclude: tuple[Path, ...]) -> list[str]:
+    """``<student>/<file>`` and ``<student>/<sub>/<file>`` notebook names under ``root``."""
+    skip = {Path(p).resolve() for p in exclude}
+    names: list[str] = []
+    try:
+        students = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return names
+    for entry in students:
+        if (_is_hidden(entry.name) or not entry.is_dir(follow_symlinks=False)
+                or Path(entry.path).resolve() in skip):
+            continue
+        try:
+            with os.scandir(entry.path) as it:
+                for child in it:
+                    if child.is_dir(follow_symlinks=False) and not _is_hidden(child.name):
+                        with os.scandir(child.path) as inner:
+                            names += [f"{entry.name}/{child.name}/{g.name}" for g in inner
+                                      if g.name.lower().endswith(".ipynb")]
+                    elif child.name.lower().endswith(".ipynb"):
+                        names.append(f"{entry.name}/{child.name}")
+        except OSError:
+            continue
+    return names
 
 
 # --------------------------------------------------------------------------
@@ -251,13 +342,18 @@ def _is_hidden(name: str) -> bool:
 
 
 def find_in_folder(root: Path, exclude: tuple[Path, ...] = (), *,
+                   assignment: str | None = None,
                    max_notebook_mb: float = DEFAULT_MAX_NOTEBOOK_MB) -> Collection:
     """One :class:`Submission` per student folder of ``root``, sorted by id.
 
     Folders in ``exclude`` (e.g. the output folder, if it was put there) and
-    hidden folders are skipped. Symbolic links are not followed.
+    hidden folders are skipped. Symbolic links are not followed. The notebook
+    is ``<assignment>.ipynb``; without ``assignment``, it is inferred from the
+    notebooks' names (:func:`infer_assignment`).
     """
     root = Path(root)
+    if assignment is None:
+        assignment = infer_assignment(_folder_names(root, exclude), str(root))
     max_bytes = int(max_notebook_mb * 2**20)
     skip = {Path(p).resolve() for p in exclude} | {Path(p).absolute() for p in exclude}
     found: list[Submission] = []
@@ -282,8 +378,8 @@ def find_in_folder(root: Path, exclude: tuple[Path, ...] = (), *,
         if _is_hidden(sid):
             skipped.append(Skipped(sid + "/", "hidden folder, not a student"))
             continue
-        found.append(_student_folder(root, sid, max_bytes, skipped))
-    return Collection(found, skipped)
+        found.append(_student_folder(root, sid, max_bytes, skipped, assignment or ""))
+    return Collection(found, skipped, assignment)
 
 
 def _walk(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -309,14 +405,15 @@ def _walk(folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 def _student_folder(root: Path, sid: str, max_bytes: int,
-                    skipped: list[Skipped]) -> Submission:
+                    skipped: list[Skipped], assignment: str) -> Submission:
     folder = root / sid
+    notebook = f"{assignment}.ipynb"
     notebooks, links = _walk(folder)
     for link in links:
         skipped.append(Skipped(str(link.relative_to(root)), "symbolic link (not followed)"))
     linked = {p.relative_to(folder).parts for p in links}
     chosen = None
-    for parts in ((NOTEBOOK,), (ASSIGNMENT, NOTEBOOK)):
+    for parts in ((notebook,), (assignment, notebook)):
         # A link at any component of the expected path: say so, grade nothing.
         if any(parts[:i + 1] in linked for i in range(len(parts))):
             return Submission(sid, None, problem="not graded: the notebook is a symbolic link")
@@ -327,13 +424,13 @@ def _student_folder(root: Path, sid: str, max_bytes: int,
     if chosen is None:
         if len(notebooks) == 1:
             chosen = notebooks[0].relative_to(folder).parts
-            note = f"graded {'/'.join(chosen)!r} (expected {NOTEBOOK})"
+            note = f"graded {'/'.join(chosen)!r} (expected {notebook})"
         elif notebooks:
             names = ", ".join(str(p.relative_to(folder)) for p in notebooks)
             for p in notebooks:
                 skipped.append(Skipped(str(p.relative_to(root)), "several notebooks, none "
-                                                                  f"named {NOTEBOOK}"))
-            return Submission(sid, None, problem=f"no {NOTEBOOK} (found {names})")
+                                                                  f"named {notebook}"))
+            return Submission(sid, None, problem=f"no {notebook} (found {names})")
         elif links:
             return Submission(sid, None, problem="not graded: the notebook is a symbolic link")
         else:
@@ -374,8 +471,10 @@ def compile_pattern(text: str, style: str = "--named-regexp") -> NamePattern:
     return NamePattern(style, regexp)
 
 
-BUILTIN_PATTERNS = (NamePattern("nbgrader", re.compile(NBGRADER_REGEXP)),
-                    NamePattern("canvas", re.compile(CANVAS_REGEXP)))
+def builtin_patterns(assignment: str) -> tuple[NamePattern, ...]:
+    """nbgrader's naming for ``assignment``, then Canvas's."""
+    return (NamePattern("nbgrader", re.compile(nbgrader_regexp(assignment))),
+            NamePattern("canvas", re.compile(CANVAS_REGEXP)))
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -414,8 +513,8 @@ def _is_archive(name: str) -> bool:
     return lower.endswith(ARCHIVE_SUFFIXES)
 
 
-def _classify(info: zipfile.ZipInfo, index: int,
-              patterns: tuple[NamePattern, ...]) -> _Candidate | Skipped:
+def _classify(info: zipfile.ZipInfo, index: int, patterns: tuple[NamePattern, ...],
+              assignment: str) -> _Candidate | Skipped:
     name = info.filename
     parts = [p for p in name.replace("\\", "/").split("/") if p]
     if any(p == ".." for p in parts) or name.startswith("/"):
@@ -430,9 +529,9 @@ def _classify(info: zipfile.ZipInfo, index: int,
         return Skipped(name, "encrypted")
     if len(parts) > 1:
         # The folder layout, zipped.
-        if len(parts) == 2 or (len(parts) == 3 and parts[1] == ASSIGNMENT):
+        if len(parts) == 2 or (len(parts) == 3 and parts[1] == assignment):
             return _candidate(parts[0], parts[-1], info, index, (), "folder")
-        return Skipped(name, "not in the layout <student id>/" + NOTEBOOK)
+        return Skipped(name, f"not in the layout <student id>/{assignment}.ipynb")
     for pattern in patterns:
         groups = pattern.match(parts[0])
         if groups is None:
@@ -462,8 +561,9 @@ def _candidate(sid: str, file_name: str, info: zipfile.ZipInfo, index: int, orde
 
 
 def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
-            skipped: list[Skipped]) -> Submission:
+            skipped: list[Skipped], assignment: str) -> Submission:
     """The latest attempt of one student (see the module docstring)."""
+    notebook = f"{assignment}.ipynb"
     styles = sorted({c.style for c in cands})
     if len(styles) > 1:
         for c in cands:
@@ -484,7 +584,7 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
             skipped.append(Skipped(c.member, f"older attempt of {sid!r}"))
     # The last one counts; in the folder layout <id>/poisson_mixture.ipynb comes
     # before <id>/poisson_mixture/poisson_mixture.ipynb, as in a folder.
-    exact = sorted((c for c in last if c.file_name == NOTEBOOK),
+    exact = sorted((c for c in last if c.file_name == notebook),
                    key=lambda c: (-c.member.count("/"), c.member))
     flags: list[str] = []
     note = None
@@ -504,13 +604,13 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
             others = [c for c in last if c is not chosen]
     elif len(last) == 1:
         chosen = last[0]
-        note = f"graded {chosen.file_name!r} (expected {NOTEBOOK})"
+        note = f"graded {chosen.file_name!r} (expected {notebook})"
         others = []
     else:
         names = ", ".join(sorted(repr(c.file_name) for c in last))
         for c in last:
-            skipped.append(Skipped(c.member, f"several notebooks, none named {NOTEBOOK}"))
-        return Submission(sid, None, problem=f"no {NOTEBOOK} (found {names})")
+            skipped.append(Skipped(c.member, f"several notebooks, none named {notebook}"))
+        return Submission(sid, None, problem=f"no {notebook} (found {names})")
     for c in others:
         skipped.append(Skipped(c.member, "not the graded notebook of that attempt"))
     if chosen.style != "folder" and re.search(rf"_attempt_{TIMESTAMP}_", chosen.file_name):
@@ -521,12 +621,16 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
 
 
 def collect_zip(archive: Path, named_regexp: str | None = None, *,
+                assignment: str | None = None,
                 max_notebook_mb: float = DEFAULT_MAX_NOTEBOOK_MB,
                 max_members: int = MAX_MEMBERS) -> Collection:
-    """The submissions in an LMS zip, read in place (nothing is extracted)."""
+    """The submissions in an LMS zip, read in place (nothing is extracted).
+
+    The notebook is ``<assignment>.ipynb``; without ``assignment``, it is
+    inferred from the members' names (:func:`infer_assignment`).
+    """
     archive = Path(archive).resolve()
     max_bytes = int(max_notebook_mb * 2**20)
-    patterns = (compile_pattern(named_regexp),) if named_regexp else BUILTIN_PATTERNS
     declared = _declared_entries(archive)
     if declared is not None and declared > max_members:
         raise CollectError(f"{archive.name} declares {declared} files; the limit is "
@@ -538,6 +642,11 @@ def collect_zip(archive: Path, named_regexp: str | None = None, *,
         raise CollectError(f"{archive.name} is not a readable zip file ({exc})") from None
     if len(infos) > max_members:
         raise CollectError(f"{archive.name} holds {len(infos)} files; the limit is {max_members}")
+    if assignment is None:
+        assignment = infer_assignment([i.filename for i in infos if not i.is_dir()],
+                                      archive.name)
+    patterns = ((compile_pattern(named_regexp),) if named_regexp
+                else builtin_patterns(assignment or ""))
     by_student: dict[str, list[_Candidate]] = {}
     skipped: list[Skipped] = []
     seen_names: set[str] = set()
@@ -548,14 +657,14 @@ def collect_zip(archive: Path, named_regexp: str | None = None, *,
             skipped.append(Skipped(info.filename, "duplicate name in the zip"))
             continue
         seen_names.add(info.filename)
-        found = _classify(info, index, patterns)
+        found = _classify(info, index, patterns, assignment or "")
         if isinstance(found, Skipped):
             skipped.append(found)
         else:
             by_student.setdefault(found.sid, []).append(found)
-    subs = [_select(sid, cands, archive, max_bytes, skipped)
+    subs = [_select(sid, cands, archive, max_bytes, skipped, assignment or "")
             for sid, cands in sorted(by_student.items())]
-    return Collection(subs, skipped)
+    return Collection(subs, skipped, assignment)
 
 
 # --------------------------------------------------------------------------
@@ -592,7 +701,7 @@ def apply_roster(subs: Collection, roster: Iterable[str]) -> Collection:
     out += [Submission(sid, None, problem="no submission", absent=True)
             for sid in roster if sid not in have]
     out.sort(key=lambda s: s.student_id)
-    return Collection(out, subs.skipped)
+    return Collection(out, subs.skipped, subs.assignment)
 
 
 # --------------------------------------------------------------------------
@@ -602,8 +711,12 @@ def find_submissions(path: Path, named_regexp: str | None = None,
                      workdir: Path | None = None,
                      exclude: tuple[Path, ...] = (), *,
                      roster: Iterable[str] | None = None,
+                     assignment: str | None = None,
                      max_notebook_mb: float = DEFAULT_MAX_NOTEBOOK_MB) -> Collection:
-    """Submissions from a folder or from a zip file (read in place).
+    """Submissions of ``assignment`` from a folder or from a zip file (read in place).
+
+    Without ``assignment``, it is inferred from the notebooks' file names
+    (:func:`infer_assignment`); the collection's ``assignment`` says which.
 
     ``workdir`` is accepted for compatibility and unused: nothing is extracted.
     Raises :class:`CollectError` (a ``ValueError``) for an unreadable zip or
@@ -615,9 +728,10 @@ def find_submissions(path: Path, named_regexp: str | None = None,
     if named is not None:
         compile_pattern(named)  # a bad pattern is an error even where it is not used
     if path.is_file() and path.suffix.lower() == ".zip":
-        subs = collect_zip(path, named, max_notebook_mb=max_notebook_mb)
+        subs = collect_zip(path, named, assignment=assignment, max_notebook_mb=max_notebook_mb)
     elif path.is_dir():
-        subs = find_in_folder(path, exclude, max_notebook_mb=max_notebook_mb)
+        subs = find_in_folder(path, exclude, assignment=assignment,
+                              max_notebook_mb=max_notebook_mb)
     else:
         raise FileNotFoundError(f"{path} is neither a folder of submissions nor a .zip file")
     return apply_roster(subs, roster) if roster is not None else subs

@@ -9,12 +9,12 @@ student's code:
 3. run the student's cells in a sandboxed child (:mod:`autograder.sandbox`),
    one cell per request with a timeout; a cell that times out or kills the
    child is skipped, the child is restarted and the cells before it replayed;
-4. for each test case of :mod:`autograder.spec` (hidden ones drawn from the
-   course secret), send the function name and plain arrays to the child and
+4. for each test case of the assignment (:class:`autograder.spec.Assignment`;
+   hidden cases drawn from the course secret), send the function name and plain arrays to the child and
    get plain arrays back (a crash costs that test only: the child is
    restarted for the next one);
-5. judge those arrays here with :mod:`autograder.checks` against the values of
-   :mod:`solutions.poisson`. No object the student made ever reaches this
+5. judge those arrays here with the assignment's checks against the values of
+   its reference (from ``solutions``). No object the student made ever reaches this
    process: only numbers, decoded with ``allow_pickle=False``. A case that
    fails while a helper it calls failed its own tests is run again with the
    instructor's helper standing in (see :func:`_judge`);
@@ -40,12 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from . import notebook, sandbox, scan, similarity, spec
+from . import assignments, notebook, sandbox, scan, similarity, spec
 from .collect import FileRef, Skipped, Submission, Unreadable, ZipRef
-from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK
 
 PACKAGE = Path(__file__).resolve().parent
-SOURCE_NOTEBOOK = PACKAGE / "source" / ASSIGNMENT / NOTEBOOK
 
 
 @dataclass(frozen=True)
@@ -82,13 +80,23 @@ class GradeConfig:
 
 @dataclass(frozen=True)
 class Kit:
-    """What a worker needs besides the submission: picklable, built once."""
+    """What a worker needs besides the submission: picklable, built once.
 
+    ``assignment`` is the assignment's name (a worker finds its declaration in
+    :mod:`autograder.assignments`); ``cells`` its grade cells, hidden cases
+    drawn from the secret, and ``expected`` their reference values.
+    """
+
+    assignment: str
     source: notebook.SourceNotebook
     expected: dict[str, list[Any]]
     config: GradeConfig
-    cells: tuple[spec.GradeCell, ...] = spec.SPEC  # hidden cases drawn from the secret
+    cells: tuple[spec.GradeCell, ...]
     secret: bool = False  # whether a course secret drew them (else: public default)
+
+    @property
+    def declaration(self) -> spec.Assignment:
+        return assignments.get(self.assignment)
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,8 @@ class SubmissionResult:
     #: The shape of the student's own code (:func:`autograder.similarity.fingerprint`),
     #: kept with the result so that a regrade compares with the whole class.
     fingerprint: list[int] = field(default_factory=list)
+    #: The name of the assignment graded.
+    assignment: str = ""
 
     @property
     def points(self) -> dict[str, int]:
@@ -313,21 +323,20 @@ def _describe(outcome: sandbox.Outcome, timeout: float) -> str:
     return outcome.message
 
 
-def _assemble(function: str, arrays: list[np.ndarray]) -> Any:
-    """The child's arrays back in the shape of the function's result."""
-    outputs = spec.FUNCTIONS[function].outputs
-    if len(arrays) != (len(outputs) or 1):
-        raise AssertionError(f"{function}: the result could not be read")
-    return tuple(arrays) if outputs else arrays[0]
+def _assemble(arrays: list[np.ndarray]) -> Any:
+    """The child's arrays as the student's function returned them: one array,
+    or a tuple of several (see :func:`autograder.checks.normalise`); the check
+    reads them against the function's contract."""
+    return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
 
-def _outcome_message(function: str, outcome: sandbox.Outcome, expected: Any, case: spec.Case,
-                     timeout: float) -> tuple[str, str]:
+def _outcome_message(graded: spec.Function, outcome: sandbox.Outcome, expected: Any,
+                     case: spec.Case, timeout: float) -> tuple[str, str]:
     """``("", "")`` when the call's result passes the check, else (message, detail)."""
+    function = graded.name
     if outcome.kind == "ok":
         try:
-            spec.FUNCTIONS[function].check(_assemble(function, outcome.arrays), expected,
-                                           **case.options)
+            graded.check(_assemble(outcome.arrays), expected, **case.options)
             return "", ""
         except AssertionError as exc:
             return str(exc), ""
@@ -380,10 +389,10 @@ def _with_standins(runner: Runner, kit: Kit, names: list[str], call: Callable[[]
                 runner.close()
 
 
-def _attempt(runner: Runner, kit: Kit, function: str, case: spec.Case,
+def _attempt(runner: Runner, kit: Kit, graded: spec.Function, case: spec.Case,
              expected: Any) -> tuple[str, str]:
-    outcome = runner.call(function, list(case.args), dict(case.kwargs))
-    return _outcome_message(function, outcome, expected, case, kit.config.timeout)
+    outcome = runner.call(graded.name, list(case.args), dict(case.kwargs))
+    return _outcome_message(graded, outcome, expected, case, kit.config.timeout)
 
 
 def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
@@ -399,13 +408,14 @@ def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
     """
     results = []
     failed: list[str] = []  # functions that failed one of their own cells
+    declaration = kit.declaration
     for cell in kit.cells:
-        function = cell.graded
+        function = declaration.function(cell.function)
         test = TestResult(cell.grade_id, cell.function, cell.title, cell.points)
         results.append(test)
         rescued: list[str] = []
         for case, expected in zip(cell.cases, kit.expected[cell.grade_id], strict=True):
-            attempt = functools.partial(_attempt, runner, kit, cell.function, case, expected)
+            attempt = functools.partial(_attempt, runner, kit, function, case, expected)
             message, detail = attempt()
             if not message:
                 continue
@@ -433,12 +443,12 @@ def _judge(runner: Runner, kit: Kit) -> list[TestResult]:
     return results
 
 
-def _failed(task: Task, reason: str, flag: str | None = None) -> SubmissionResult:
+def _failed(task: Task, kit: Kit, reason: str, flag: str | None = None) -> SubmissionResult:
     message = reason if reason.startswith("not graded") else "not graded: " + reason
     tests = [TestResult(c.grade_id, c.function, c.title, c.points, message=message)
-             for c in spec.SPEC]
-    return SubmissionResult(task.student_id, 0, MAX_SCORE, reason, tests,
-                            flags=[flag] if flag else [])
+             for c in kit.cells]
+    return SubmissionResult(task.student_id, 0, sum(c.points for c in kit.cells), reason,
+                            tests, flags=[flag] if flag else [], assignment=kit.assignment)
 
 
 def grade_task(task: Task, kit: Kit) -> SubmissionResult:
@@ -447,20 +457,22 @@ def grade_task(task: Task, kit: Kit) -> SubmissionResult:
     data, problem = task.load()
     if data is None:
         reason = problem or "no notebook submitted"
-        result = _failed(task, reason, None if task.absent else f"invalid submission: {reason}")
+        result = _failed(task, kit, reason,
+                         None if task.absent else f"invalid submission: {reason}")
         result.seconds = time.monotonic() - start
         return result
     try:
         nb = notebook.parse(data)
     except notebook.InvalidNotebook as exc:
-        result = _failed(task, str(exc), f"invalid submission: {exc}")
+        result = _failed(task, kit, str(exc), f"invalid submission: {exc}")
         result.seconds = time.monotonic() - start
         return result
     plan = notebook.plan(nb, kit.source)
     cells = [notebook.RunCell(c.label, _transform(c.source), c.from_student, c.first_line)
              for c in plan.cells]
     findings = scan.scan([(c.label, c.source) for c in cells if c.from_student])
-    prints = similarity.fingerprint(similarity.plan_code(plan.cells))
+    prints = similarity.fingerprint(similarity.plan_code(
+        plan.cells, similarity.released_sources(kit.assignment)))
     toolkit = get_toolkit(kit.config)
     runner = Runner(toolkit, cells, kit.config, start + kit.config.submission_timeout)
     try:
@@ -472,7 +484,7 @@ def grade_task(task: Task, kit: Kit) -> SubmissionResult:
     return SubmissionResult(
         student_id=task.student_id,
         score=sum(t.points for t in tests),
-        max_score=MAX_SCORE,
+        max_score=sum(c.points for c in kit.cells),
         status="; ".join(status) if status else "ok",
         tests=tests,
         cells=runner.logs,
@@ -481,6 +493,7 @@ def grade_task(task: Task, kit: Kit) -> SubmissionResult:
         seconds=time.monotonic() - start,
         isolation=toolkit.isolation,
         fingerprint=sorted(prints),
+        assignment=kit.assignment,
     )
 
 
@@ -500,22 +513,21 @@ def get_toolkit(config: GradeConfig) -> sandbox.Toolkit:
         return _TOOLKITS[key]
 
 
-def make_kit(config: GradeConfig) -> Kit:
-    """The cases (hidden ones drawn from the course secret), their reference
-    values (from :mod:`solutions.poisson`) and the source notebook.
+def make_kit(config: GradeConfig, assignment: spec.Assignment | str) -> Kit:
+    """The assignment's cases (hidden ones drawn from the course secret), their
+    reference values (from ``solutions``) and its source notebook.
 
     Warns (:class:`autograder.spec.NoSecretWarning`) when there is no secret.
     """
     import warnings
 
-    from .reference import all_expected
-
+    declaration = assignments.resolve(assignment)
     secret = spec.load_secret(config.secret_file)
     if secret is None:
         warnings.warn(spec.NO_SECRET_WARNING, spec.NoSecretWarning, stacklevel=2)
-    cells = spec.build(secret)
-    return Kit(notebook.load_source(SOURCE_NOTEBOOK), all_expected(cells), config, cells,
-               secret is not None)
+    cells = declaration.cells(secret)
+    return Kit(declaration.name, notebook.load_source(declaration.source_notebook),
+               declaration.expected(cells), config, cells, secret is not None)
 
 
 class GraderSelfCheckFailed(RuntimeError):
@@ -525,9 +537,11 @@ class GraderSelfCheckFailed(RuntimeError):
     ``result`` is the :class:`SubmissionResult` of the instructor's solution.
     """
 
-    def __init__(self, result: SubmissionResult) -> None:
+    def __init__(self, result: SubmissionResult, assignment: str = "") -> None:
         self.result = result
-        lines = [f"the instructor's solution ({SOURCE_NOTEBOOK.relative_to(PACKAGE.parent)}) "
+        where = (PACKAGE / "source" / assignment / f"{assignment}.ipynb").relative_to(
+            PACKAGE.parent)
+        lines = [f"the instructor's solution ({where}) "
                  f"scored {result.score}/{result.max_score} in the sandbox "
                  f"(status: {result.status}), so this machine cannot grade correctly; "
                  "no grades were written."]
@@ -544,16 +558,16 @@ def self_check(executor: Executor, kit: Kit) -> SubmissionResult:
     """Grade the instructor's source notebook like a submission, where the
     submissions will be graded; raise :class:`GraderSelfCheckFailed` unless it
     earns full marks with status ``ok``."""
-    task = Task(SELF_CHECK_ID, SOURCE_NOTEBOOK.read_bytes())
+    task = Task(SELF_CHECK_ID, kit.declaration.source_notebook.read_bytes())
     try:
         result = executor.submit(grade_task, task, kit).result()
     except sandbox.SandboxError:
         raise
     except Exception as exc:
         reason = f"grader error: {type(exc).__name__}: {exc}"
-        result = _failed(task, reason, f"grader: {reason}")
+        result = _failed(task, kit, reason, f"grader: {reason}")
     if result.score != result.max_score or result.status != "ok":
-        raise GraderSelfCheckFailed(result)
+        raise GraderSelfCheckFailed(result, kit.assignment)
     return result
 
 
@@ -582,8 +596,10 @@ def grade_submissions(
     on_result: Callable[[SubmissionResult], None] | None = None,
     skipped: Iterable[Skipped] | None = None,
     replace: bool = False,
+    assignment: spec.Assignment | str | None = None,
 ) -> list[SubmissionResult]:
-    """Grade every submission; write ``out`` (grades, flags, feedback, figure).
+    """Grade every submission of one assignment; write ``out`` (grades, flags,
+    feedback, figure).
 
     Parameters
     ----------
@@ -617,6 +633,10 @@ def grade_submissions(
     replace : bool
         Drop the class already in ``out``; by default its students that are
         not in ``submissions`` keep their rows and feedback.
+    assignment : Assignment or str, optional
+        What the submissions are; by default ``submissions.assignment`` (a
+        :class:`~autograder.collect.Collection` knows it), or the only
+        registered assignment. A ``ValueError`` when it cannot be told.
 
     Returns
     -------
@@ -630,7 +650,14 @@ def grade_submissions(
         the same way, does not earn full marks; nothing is written.
     """
     config = config or GradeConfig()
-    kit = make_kit(config)
+    if assignment is None:
+        assignment = getattr(submissions, "assignment", None)
+    if assignment is None:
+        if len(assignments.names()) != 1:
+            raise ValueError("which assignment are these submissions? pass assignment=NAME "
+                             "(one of " + ", ".join(assignments.names()) + ")")
+        assignment = assignments.names()[0]
+    kit = make_kit(config, assignment)
     tasks = [make_task(s) for s in submissions]
     seen: set[str] = set()
     for t in tasks:
@@ -656,7 +683,7 @@ def grade_submissions(
                     result = future.result()
                 except Exception as exc:
                     reason = f"grader error: {type(exc).__name__}: {exc}"
-                    result = _failed(task, reason, f"grader: {reason}")
+                    result = _failed(task, kit, reason, f"grader: {reason}")
                 results.append(result)
                 if on_result:
                     on_result(result)
@@ -671,7 +698,7 @@ def grade_submissions(
     if out is None:
         from .similarity import flag_copies
 
-        flag_copies(results, kit.source)
+        flag_copies(results, kit.source, kit.declaration.solutions)
     else:
         from .report import write_outputs
 
@@ -679,5 +706,6 @@ def grade_submissions(
             skipped = getattr(submissions, "skipped", ())
         # Copies are looked for in the whole class, once merged with OUT's.
         write_outputs(results, Path(out), skipped=skipped, replace=replace,
-                      absent={t.student_id for t in tasks if t.absent}, source=kit.source)
+                      absent={t.student_id for t in tasks if t.absent}, source=kit.source,
+                      assignment=kit.declaration)
     return results

@@ -1,9 +1,9 @@
-"""``python -m autograder release``: the student version of the notebook.
+"""``python -m autograder release [NAME ...]``: the student version of the notebooks.
 
 nbgrader's ``generate_assignment`` runs in a temporary copy of the course
-(``nbgrader_config.py`` and ``source/``), so it writes its gradebook and
+(``nbgrader_config.py`` and ``source/<name>/``), so it writes its gradebook and
 folders there; only the resulting notebook is copied to
-``autograder/release/poisson_mixture/poisson_mixture.ipynb``. The output is
+``autograder/release/<name>/<name>.ipynb``. The output is
 normalised (no outputs, no execution counts, sorted keys) so that running the
 command again gives the identical file.
 """
@@ -18,10 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .spec import ASSIGNMENT, NOTEBOOK
+from . import assignments
 
 PACKAGE = Path(__file__).resolve().parent
-RELEASE_NOTEBOOK = PACKAGE / "release" / ASSIGNMENT / NOTEBOOK
 
 # Metadata that editors add and that would make the release differ run to run.
 VOLATILE_NB = ("widgets", "toc", "varInspector", "celltoolbar")
@@ -45,8 +44,10 @@ def _normalise(nb: dict) -> dict:
     return nb
 
 
-def generate(course: Path | None = None) -> str:
-    """Run ``generate_assignment`` in a temporary course; the notebook as text."""
+def generate(name: str) -> str:
+    """Run ``generate_assignment`` for ``name`` in a temporary course; the notebook as text."""
+    assignment = assignments.get(name)
+    ASSIGNMENT, NOTEBOOK = assignment.name, assignment.notebook
     with tempfile.TemporaryDirectory(prefix="autograder-release-") as tmp:
         root = Path(tmp)
         shutil.copy(PACKAGE / "nbgrader_config.py", root / "nbgrader_config.py")
@@ -65,17 +66,21 @@ def generate(course: Path | None = None) -> str:
     return nbformat.writes(nbformat.from_dict(nb)) + "\n"
 
 
-def main(check: bool = False) -> int:
-    """Write the release notebook (or, with ``check``, compare); 1 when out of date."""
-    text = generate()
-    current = RELEASE_NOTEBOOK.read_text() if RELEASE_NOTEBOOK.is_file() else None
-    if text == current:
-        print(f"{RELEASE_NOTEBOOK} is up to date")
-        return 0
-    if check:
-        print(f"{RELEASE_NOTEBOOK} is out of date: run python -m autograder release")
-        return 1
-    RELEASE_NOTEBOOK.parent.mkdir(parents=True, exist_ok=True)
-    RELEASE_NOTEBOOK.write_text(text)
-    print(f"wrote {RELEASE_NOTEBOOK}")
-    return 0
+def main(names: list[str] | None = None, check: bool = False) -> int:
+    """Write the release notebooks of ``names`` (default: every assignment), or,
+    with ``check``, compare them; 1 when one is out of date."""
+    status = 0
+    for name in names or assignments.names():
+        path = assignments.get(name).release_notebook
+        text = generate(name)
+        current = path.read_text() if path.is_file() else None
+        if text == current:
+            print(f"{path} is up to date")
+        elif check:
+            print(f"{path} is out of date: run python -m autograder release {name}")
+            status = 1
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path}")
+    return status

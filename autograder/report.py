@@ -1,8 +1,14 @@
 """The outputs of a grading run.
 
 ``OUT/grades.csv``
-    ``student_id, score, max_score, status``, then one column per graded test
-    (points earned), one row per student sorted by id.
+    ``student_id, score, max_score, status``, then one column per autograded
+    test (points earned), one row per student sorted by id. ``score`` and
+    ``max_score`` count the autograded points only. Then, when the assignment
+    has written answers graded by hand (:class:`autograder.spec.ManualCell`),
+    one empty column per such cell (its grade id, for the points given by
+    hand) and ``to_grade_by_hand``: e.g. ``derivation_q (2 points);
+    derivation_m_step (3 points)`` for every submission whose notebook was
+    read, empty otherwise.
 ``OUT/flags.csv``
     ``student_id, reason``: one row per thing an instructor should look at
     (``category: details``; see :mod:`autograder.scan` for the categories, plus
@@ -57,10 +63,45 @@ from .collect import Skipped
 from .grade import CellLog, SubmissionResult, TestResult
 from .notebook import SourceNotebook
 from .similarity import Match, flag_copies, similarity_csv
-from .spec import GRADE_IDS, MAX_SCORE, SPEC
+from .spec import Assignment
 
-GRADE_COLUMNS = ("student_id", "score", "max_score", "status", *GRADE_IDS)
 RESULTS_FORMAT = 1
+#: The column of grades.csv listing the answers to grade by hand.
+BY_HAND = "to_grade_by_hand"
+
+
+def grade_columns(assignment: Assignment) -> tuple[str, ...]:
+    """The header of ``grades.csv`` for ``assignment``."""
+    manual = (*assignment.manual_ids, BY_HAND) if assignment.manual else ()
+    return ("student_id", "score", "max_score", "status", *assignment.grade_ids, *manual)
+
+
+def _points(n: int) -> str:
+    return f"{n} point{'s' if n != 1 else ''}"
+
+
+def to_grade_by_hand(r: SubmissionResult, assignment: Assignment) -> str:
+    """The written answers of ``r`` an instructor grades by hand ("" when the
+    notebook could not be read: there is nothing to grade)."""
+    if not r.cells:
+        return ""
+    return "; ".join(f"{m.grade_id} ({_points(m.points)})" for m in assignment.manual)
+
+
+def which(results: list[SubmissionResult],
+          assignment: Assignment | str | None = None) -> Assignment:
+    """The assignment of a report: given, else the one the results record,
+    else the only registered one."""
+    from . import assignments
+
+    if assignment is not None:
+        return assignments.resolve(assignment)
+    recorded = {r.assignment for r in results if r.assignment}
+    if len(recorded) == 1:
+        return assignments.get(recorded.pop())
+    if not recorded and len(assignments.names()) == 1:
+        return assignments.get(assignments.names()[0])
+    raise ValueError("which assignment is this report of? pass assignment=NAME")
 
 #: Length caps (characters) of student-controlled text, by what it is.
 CAP_ID = 200
@@ -136,14 +177,17 @@ def feedback_name(student_id: str) -> str:
 # the files
 
 
-def grades_csv(results: list[SubmissionResult]) -> str:
+def grades_csv(results: list[SubmissionResult], assignment: Assignment) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(GRADE_COLUMNS)
+    writer.writerow(grade_columns(assignment))
     for r in sorted(results, key=lambda r: r.student_id):
         points = r.points
+        manual = ([""] * len(assignment.manual) + [to_grade_by_hand(r, assignment)]
+                  if assignment.manual else [])
         writer.writerow([csv_text(r.student_id, CAP_ID), int(r.score), int(r.max_score),
-                         csv_text(r.status), *(int(points.get(g, 0)) for g in GRADE_IDS)])
+                         csv_text(r.status),
+                         *(int(points.get(g, 0)) for g in assignment.grade_ids), *manual])
     return buf.getvalue()
 
 
@@ -190,7 +234,7 @@ def _e(text: object, limit: int = CAP_STATUS) -> str:
     return html_text(text, limit)
 
 
-def feedback_html(r: SubmissionResult) -> str:
+def feedback_html(r: SubmissionResult, assignment: Assignment) -> str:
     """The feedback page of one student (everything escaped: it quotes their code)."""
     problem = r.status != "ok"
     rows = []
@@ -222,7 +266,7 @@ def feedback_html(r: SubmissionResult) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Feedback: {_e(r.student_id, CAP_ID)}</title><style>{CSS}</style></head><body>",
-        "<h1>EM for a mixture of Poisson distributions</h1>",
+        f"<h1>{_e(assignment.title)}</h1>",
         f'<p class="muted">Feedback for <strong>{_e(r.student_id, CAP_ID)}</strong></p>',
         f'<p class="score">Score: <strong>{r.score} / {r.max_score}</strong></p>',
         f'<p class="status{" problem" if problem else ""}">Status: {_e(r.status)}</p>',
@@ -231,6 +275,17 @@ def feedback_html(r: SubmissionResult) -> str:
         *rows,
         "</table>",
     ]
+    by_hand = to_grade_by_hand(r, assignment)
+    if by_hand:
+        parts += [
+            f"<h2>Written answers: to grade by hand ({_points(assignment.manual_points)})</h2>",
+            "<p>Not part of the score above: an instructor grades them.</p>",
+            "<table><tr><th>answer</th><th>points</th><th>question</th></tr>",
+            *(f"<tr><td><code>{_e(m.grade_id)}</code></td><td>to grade by hand "
+              f"({_points(m.points)})</td><td>{_e(m.title)}</td></tr>"
+              for m in assignment.manual),
+            "</table>",
+        ]
     if details:
         parts += ["<h2>Errors raised by your functions</h2>", *details]
     if r.cells:
@@ -246,16 +301,13 @@ def feedback_html(r: SubmissionResult) -> str:
             parts.append(f"<p>All {len(r.cells)} code cells ran without error.</p>")
     if r.notes:
         parts += ["<h2>Notes</h2><ul>", *(f"<li>{_e(n)}</li>" for n in r.notes), "</ul>"]
-    parts.append(
-        '<p class="muted">The tests call your five functions one by one with fixed inputs '
-        "and compare the results with reference values; the cells of part 7 and the test "
-        "cells of your notebook are not run.</p></body></html>"
-    )
+    parts.append(f'<p class="muted">{_e(assignment.feedback_note)}</p></body></html>')
     return "\n".join(parts) + "\n"
 
 
-def summary_png(results: list[SubmissionResult]) -> bytes:
+def summary_png(results: list[SubmissionResult], assignment: Assignment) -> bytes:
     """Score histogram and pass rate per test."""
+    max_score = assignment.max_score
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,15 +316,15 @@ def summary_png(results: list[SubmissionResult]) -> bytes:
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
     scores = [r.score for r in results]
-    left.hist(scores, bins=[b - 0.5 for b in range(MAX_SCORE + 2)], color="#4c72b0",
+    left.hist(scores, bins=[b - 0.5 for b in range(max_score + 2)], color="#4c72b0",
               edgecolor="white")
-    left.set_xlim(-0.5, MAX_SCORE + 0.5)
-    left.set_xlabel(f"score (out of {MAX_SCORE})")
+    left.set_xlim(-0.5, max_score + 0.5)
+    left.set_xlabel(f"score (out of {max_score})")
     left.set_ylabel("students")
     mean = sum(scores) / len(scores) if scores else 0.0
     left.set_title(f"Scores of {len(results)} submissions (mean {mean:.1f})")
     left.yaxis.get_major_locator().set_params(integer=True)
-    ids = [c.grade_id for c in SPEC]
+    ids = list(assignment.grade_ids)
     rates = [
         100.0 * sum(1 for r in results if r.points.get(g, 0) > 0) / len(results) if results else 0
         for g in ids
@@ -331,8 +383,10 @@ def result_from_record(record: dict) -> SubmissionResult:
     return build(SubmissionResult, data)
 
 
-def results_json(results: list[SubmissionResult]) -> str:
-    doc = {"format": RESULTS_FORMAT, "grade_ids": list(GRADE_IDS), "max_score": MAX_SCORE,
+def results_json(results: list[SubmissionResult], assignment: Assignment) -> str:
+    doc = {"format": RESULTS_FORMAT, "assignment": assignment.name,
+           "grade_ids": list(assignment.grade_ids), "max_score": assignment.max_score,
+           "manual": {m.grade_id: m.points for m in assignment.manual},
            "results": [result_record(r) for r in sorted(results, key=lambda r: r.student_id)]}
     return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True, default=str) + "\n"
 
@@ -341,8 +395,12 @@ def _looks_like_output(folder: Path) -> bool:
     return (folder / "results.json").is_file() or (folder / "grades.csv").is_file()
 
 
-def load_class(out: Path, replace: bool = False) -> dict[str, tuple[SubmissionResult, bytes | None]]:
+def load_class(out: Path, replace: bool = False, assignment: Assignment | str | None = None,
+               ) -> dict[str, tuple[SubmissionResult, bytes | None]]:
     """The class already in ``out``: id -> (result, its feedback page's bytes).
+
+    ``out`` must hold the results of the same ``assignment`` (by default: the
+    one it records), graded with the same tests.
 
     Raises :class:`OutputError` when ``out`` holds something else than the
     grader's outputs (it is never replaced then), or results this version
@@ -370,7 +428,15 @@ def load_class(out: Path, replace: bool = False) -> dict[str, tuple[SubmissionRe
                           "students cannot be kept: grade the whole class with --replace")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("format") != RESULTS_FORMAT or doc.get("grade_ids") != list(GRADE_IDS):
+        if doc.get("format") != RESULTS_FORMAT:
+            raise ValueError("written by another version of the grader")
+        recorded = doc.get("assignment")
+        if assignment is None:
+            assignment = which([], recorded)
+        declaration = which([], assignment)
+        if recorded not in (None, declaration.name):
+            raise ValueError(f"grades of the assignment {recorded}, not {declaration.name}")
+        if doc.get("grade_ids") != list(declaration.grade_ids):
             raise ValueError("graded with other tests or by another version of the grader")
         old = {}
         for record in doc["results"]:
@@ -385,29 +451,32 @@ def load_class(out: Path, replace: bool = False) -> dict[str, tuple[SubmissionRe
 
 def render(results: list[SubmissionResult], skipped: Iterable[Skipped] = (),
            pages: dict[str, bytes | None] | None = None,
-           matches: list[Match] = ()) -> dict[str, bytes]:
+           matches: list[Match] = (), assignment: Assignment | str | None = None,
+           ) -> dict[str, bytes]:
     """Every output file, by its path relative to OUT."""
     pages = pages or {}
+    assignment = which(results, assignment)
     files = {
-        "grades.csv": grades_csv(results).encode(),
+        "grades.csv": grades_csv(results, assignment).encode(),
         "flags.csv": flags_csv(results).encode(),
         "similarity.csv": similarity_csv(list(matches),
                                          lambda sid: csv_text(sid, CAP_ID)).encode(),
         "skipped.csv": skipped_csv(skipped).encode(),
-        "results.json": results_json(results).encode(),
-        "summary.png": summary_png(results),
+        "results.json": results_json(results, assignment).encode(),
+        "summary.png": summary_png(results, assignment),
     }
     for r in results:
         page = pages.get(r.student_id)
         files[f"feedback/{feedback_name(r.student_id)}"] = (
-            page if page is not None else feedback_html(r).encode())
+            page if page is not None else feedback_html(r, assignment).encode())
     return files
 
 
 def write_outputs(results: list[SubmissionResult], out: Path, *,
                   skipped: Iterable[Skipped] = (), replace: bool = False,
                   absent: Iterable[str] = (),
-                  source: SourceNotebook | None = None) -> list[SubmissionResult]:
+                  source: SourceNotebook | None = None,
+                  assignment: Assignment | str | None = None) -> list[SubmissionResult]:
     """Write ``out`` in one step: this run's results merged into the class there.
 
     A student graded now replaces their old row and feedback; every other
@@ -416,7 +485,8 @@ def write_outputs(results: list[SubmissionResult], out: Path, *,
     older result if there is one. Returns the whole class, sorted by id.
     """
     out = Path(out).absolute()
-    old = load_class(out, replace)
+    assignment = which(results, assignment)
+    old = load_class(out, replace, assignment)
     absent = set(absent)
     merged = dict(old)
     for r in results:
@@ -425,8 +495,8 @@ def write_outputs(results: list[SubmissionResult], out: Path, *,
         merged[r.student_id] = (r, None)
     ids = sorted(merged)
     final = [merged[i][0] for i in ids]
-    matches = flag_copies(final, source) if source is not None else []
-    publish(out, render(final, skipped, {i: merged[i][1] for i in ids}, matches))
+    matches = flag_copies(final, source, assignment.solutions) if source is not None else []
+    publish(out, render(final, skipped, {i: merged[i][1] for i in ids}, matches, assignment))
     return final
 
 

@@ -11,7 +11,7 @@ notebook still shows.
 
 Each submission is compared with every other, with the instructor's solution
 (the source notebook's solution cells) and with the public reference
-implementation ``solutions/poisson.py``. A pair at or above :data:`THRESHOLD`
+implementation in ``solutions/`` (the assignment's ``solutions`` module). A pair at or above :data:`THRESHOLD`
 becomes a row of ``OUT/similarity.csv`` (``student_a, student_b, similarity,
 what``: ``student_b`` is the other student's id, or ``instructor solution`` or
 ``solutions/``, which ``what`` names: ``student``, ``instructor solution`` or
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import notebook, scan
-from .spec import ASSIGNMENT, NOTEBOOK, PACKAGE
+from .spec import PACKAGE
 
 #: Nodes per shingle.
 K = 6
@@ -45,8 +45,6 @@ MIN_SIZE = 60
 COLUMNS = ("student_a", "student_b", "similarity", "what")
 INSTRUCTOR = "instructor solution"
 SOLUTIONS = "solutions/"
-RELEASE_NOTEBOOK = PACKAGE / "release" / ASSIGNMENT / NOTEBOOK
-SOLUTIONS_MODULE = PACKAGE.parent / "solutions" / "poisson.py"
 
 
 @dataclass(frozen=True)
@@ -107,23 +105,28 @@ def score(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-@functools.lru_cache(maxsize=1)
-def _released_sources() -> frozenset[str]:
-    nb = json.loads(RELEASE_NOTEBOOK.read_text(encoding="utf-8"))
+@functools.lru_cache(maxsize=16)
+def released_sources(assignment: str) -> frozenset[str]:
+    """The cells of ``assignment``'s release notebook (what students start from)."""
+    path = PACKAGE / "release" / assignment / f"{assignment}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
     return frozenset(notebook.cell_source(c).strip() for c in nb["cells"])
 
 
-def plan_code(cells: Iterable[notebook.RunCell],
-              released: frozenset[str] | None = None) -> list[str]:
+def solutions_file(module: str) -> str:
+    """``solutions.poisson`` -> ``solutions/poisson.py`` (relative to the repository)."""
+    return module.replace(".", "/") + ".py"
+
+
+def plan_code(cells: Iterable[notebook.RunCell], released: frozenset[str]) -> list[str]:
     """The code a student wrote, from a submission's plan: what runs of theirs,
-    minus the cells left as released."""
-    released = _released_sources() if released is None else released
+    minus the cells left as released (:func:`released_sources`)."""
     return [notebook.python_source(c.source) for c in cells
             if c.from_student and c.source.strip() not in released]
 
 
 def student_code(data: bytes, source: notebook.SourceNotebook,
-                 released: frozenset[str] | None = None) -> list[str]:
+                 released: frozenset[str]) -> list[str]:
     """:func:`plan_code` of a notebook's bytes (nothing for an unreadable one)."""
     try:
         cells = notebook.plan(notebook.parse(data), source).cells
@@ -132,12 +135,15 @@ def student_code(data: bytes, source: notebook.SourceNotebook,
     return plan_code(cells, released)
 
 
-def references(source: notebook.SourceNotebook) -> dict[str, frozenset[int]]:
-    """Fingerprints of the instructor's solution and of ``solutions/poisson.py``."""
+def references(source: notebook.SourceNotebook,
+               solutions: str | None = None) -> dict[str, frozenset[int]]:
+    """Fingerprints of the instructor's solution and of the ``solutions`` module
+    (e.g. ``"solutions.poisson"``) when given."""
     refs = {INSTRUCTOR: fingerprint(c.source for c in source.cells if c.kind == "solution"
                                     and c.cell_type == "code")}
-    if SOLUTIONS_MODULE.is_file():
-        refs[SOLUTIONS] = fingerprint([SOLUTIONS_MODULE.read_text(encoding="utf-8")])
+    module = PACKAGE.parent / solutions_file(solutions) if solutions else None
+    if module is not None and module.is_file():
+        refs[SOLUTIONS] = fingerprint([module.read_text(encoding="utf-8")])
     return refs
 
 
@@ -180,14 +186,15 @@ def similarity_csv(matches: list[Match], cell: Callable[[str], str] = str) -> st
 FLAG = "similarity:"
 
 
-def _flag(match: Match, other: str) -> str:
+def _flag(match: Match, other: str, solutions: str | None) -> str:
     whom = f"student {other}" if match.what == "student" else f"the {match.what}"
-    if match.what == SOLUTIONS:
-        whom = "solutions/poisson.py"
+    if match.what == SOLUTIONS and solutions:
+        whom = solutions_file(solutions)
     return f"{FLAG} code {match.similarity:.0%} the same as {whom} (see similarity.csv)"
 
 
-def flag_copies(results: list[Any], source: notebook.SourceNotebook) -> list[Match]:
+def flag_copies(results: list[Any], source: notebook.SourceNotebook,
+                solutions: str | None = None) -> list[Match]:
     """Compare the whole class (each result's stored ``fingerprint``), replace
     every ``similarity`` flag by this comparison's, and return the matches.
 
@@ -195,13 +202,13 @@ def flag_copies(results: list[Any], source: notebook.SourceNotebook) -> list[Mat
     everyone, and flags of a pair that no longer matches disappear.
     """
     prints = {r.student_id: frozenset(r.fingerprint) for r in results}
-    matches = find_prints(prints, references(source))
+    matches = find_prints(prints, references(source, solutions))
     by_id = {r.student_id: r for r in results}
     for r in results:
         r.flags = [f for f in r.flags if not f.startswith(FLAG)]
     for m in matches:
         if m.student_a in by_id:
-            by_id[m.student_a].flags.append(_flag(m, m.student_b))
+            by_id[m.student_a].flags.append(_flag(m, m.student_b, solutions))
         if m.what == "student" and m.student_b in by_id:
-            by_id[m.student_b].flags.append(_flag(m, m.student_a))
+            by_id[m.student_b].flags.append(_flag(m, m.student_a, solutions))
     return matches

@@ -1,24 +1,36 @@
-"""The graded tests, defined once: graded functions, grade ids, points, test cases.
+"""How an assignment is declared: the records the engine reads, and the secret.
 
-Both the notebook's test cells (written by :mod:`autograder.build_source`) and
-the grader (:mod:`autograder.grade`) are generated from this module. A grade
-cell earns its points when every one of its cases passes, as in nbgrader.
+An assignment (``autograder/assignments/<name>/``, see its README) declares
+once, in one :class:`Assignment`:
 
-Each function is tested on its own with reference inputs (the M-step gets
-reference responsibilities, not the student's E-step), and the basic and the
-numerically extreme cases are separate grade cells, so correct-but-naive code
-earns partial credit. Every grade cell has a small visible case, so that
+* its graded functions (:class:`Function`): name, arguments, outputs, the
+  check that judges a result (from the assignment's ``checks.py``), the
+  reference that computes the expected result (from ``solutions``), the other
+  graded functions it calls;
+* its grade cells (:class:`GradeCell`): grade id, function, points, title, and
+  the test cases (:class:`Case`), visible or hidden, drawn by a function of the
+  course secret; the basic and the numerically extreme cases of a function are
+  separate grade cells, so correct-but-naive code earns partial credit;
+* its written questions (:class:`ManualCell`), graded by hand;
+* its title and the texts of the feedback.
+
+From it the engine derives the source notebook's test cells and
+``test_helpers`` (:mod:`autograder.build_source`), the grader's calls and
+judgement (:mod:`autograder.grade`), the reference values, the reports and the
+collection of submissions. A grade cell earns its points when every one of its
+cases passes, as in nbgrader. Each function is tested on its own with
+reference inputs, and every grade cell has a small visible case, so that
 ``nbgrader validate`` already tells a naive solution apart.
 
 **Hidden cases and the course secret.** The repository is public, so hidden
 inputs fixed in it could be looked up. The hidden cases are drawn at random,
 within ranges that keep their purpose (x near 1000 with λ near 0.5, weights
-near 1e-12, ...), from seeds derived from a course secret that is not in the
-repository: :func:`load_secret` reads ``--secret-file``, the environment
-variable ``AUTOGRADER_SECRET`` or the file ``autograder/course_secret``
-(ignored by git). Without a secret the public default is used: the hidden
-tests that the committed source notebook embeds, for stock nbgrader. The
-visible cases never change.
+near 1e-12, ...), from streams :func:`rng` derives from a course secret that
+is not in the repository: :func:`load_secret` reads ``--secret-file``, the
+environment variable ``AUTOGRADER_SECRET`` or the file
+``autograder/course_secret`` (ignored by git). Without a secret the public
+default is used: the hidden tests that the committed source notebook embeds,
+for stock nbgrader. The visible cases never change.
 
 Random inputs come from ``numpy.random.RandomState``, whose streams numpy
 keeps frozen (NEP 19), so the cases do not change with the numpy version.
@@ -26,19 +38,17 @@ keeps frozen (NEP 19), so the cases do not change with the numpy version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import checks, reference
-
-ASSIGNMENT = "poisson_mixture"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 PACKAGE = Path(__file__).resolve().parent
 
 SECRET_ENV = "AUTOGRADER_SECRET"
@@ -55,58 +65,6 @@ class NoSecretWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class Function:
-    """A graded function: how it is called, what it may call, how it is judged.
-
-    Attributes
-    ----------
-    name : str
-        The name the student defines.
-    arguments : tuple of str
-        Positional argument names, in call order.
-    helpers : tuple of str
-        The other graded functions it is expected to call. When one of them
-        fails its own tests, this function's cases are rerun with the
-        reference helpers standing in, so that each bug costs its points once.
-    check : callable
-        ``check(result, expected, **options)`` from :mod:`autograder.checks`.
-    reference : callable
-        ``reference(case)``: the expected result of a case (from
-        :mod:`solutions.poisson`).
-    """
-
-    name: str
-    arguments: tuple[str, ...]
-    helpers: tuple[str, ...]
-    check: Callable[..., None]
-    reference: Callable[[Case], Any]
-
-    @property
-    def outputs(self) -> tuple[str, ...]:
-        """Names of the parts of a tuple result; empty for a single value."""
-        return checks.OUTPUTS.get(self.name, ())
-
-
-_FUNCTIONS = (
-    Function("log_poisson_pmf", ("x", "lam"), (), checks.check_log_poisson_pmf,
-             reference.log_poisson_pmf),
-    Function("e_step", ("x", "pi", "lam"), ("log_poisson_pmf",), checks.check_e_step,
-             reference.e_step),
-    Function("m_step", ("x", "tau"), (), checks.check_m_step, reference.m_step),
-    Function("log_likelihood", ("x", "pi", "lam"), ("log_poisson_pmf",),
-             checks.check_log_likelihood, reference.log_likelihood),
-    Function("em", ("x", "pi0", "lam0"),
-             ("log_poisson_pmf", "e_step", "m_step", "log_likelihood"), checks.check_em,
-             reference.em),
-)
-#: The graded functions by name, in the order of the notebook.
-FUNCTIONS: Mapping[str, Function] = {f.name: f for f in _FUNCTIONS}
-
-HASSELBLAD_FREQUENCIES = (162, 267, 271, 185, 111, 61, 27, 8, 3, 1)
-HASSELBLAD_CODE = f"np.repeat(np.arange(10), {list(HASSELBLAD_FREQUENCIES)})"
-
-
-@dataclass(frozen=True)
 class Case:
     """One call of a graded function and how its result is judged.
 
@@ -117,17 +75,18 @@ class Case:
     description : str
         What the case tests, shown in the notebook and the feedback.
     kwargs : mapping
-        Keyword arguments (``em``'s ``max_iter`` and ``tol``).
+        Keyword arguments (e.g. ``em``'s ``max_iter`` and ``tol``).
     visible : bool
         Visible to the student in the release notebook.
     options : mapping
         Tolerances passed to the function's check.
     reference : str
-        For ``em``: ``"exact"`` (compare the whole run, ``tol=0``) or ``"mle"``
-        (compare with the converged maximum-likelihood estimate).
+        A tag for the function's reference (e.g. for ``em``: ``"exact"``,
+        compare the whole run, or ``"mle"``, compare with the converged
+        maximum-likelihood estimate); the engine passes it through.
     code : mapping
         Python expressions that render an argument more readably than its
-        literal values (e.g. ``np.repeat`` for the Hasselblad counts).
+        literal values in the notebook (e.g. ``np.repeat(...)``).
     """
 
     args: tuple[np.ndarray, ...]
@@ -140,8 +99,47 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Function:
+    """A graded function: how it is called, what it returns, how it is judged.
+
+    Attributes
+    ----------
+    name : str
+        The name the student defines (and the ``grade_id`` of its solution cell).
+    arguments : tuple of str
+        Positional argument names, in call order.
+    check : callable
+        ``check(result, expected, **case.options)`` from the assignment's
+        ``checks.py``: raises ``AssertionError`` (numbers first) unless the
+        result is right. It says how results are compared (tolerances, up to
+        a permutation of the components, ...). The notebook's test cells call
+        it by its ``__name__``, so it must be a top-level function there.
+    reference : callable
+        ``reference(case)``: the expected result of a case, computed with
+        ``solutions``; it is what ``check`` receives as ``expected``.
+    outputs : tuple of str
+        Names of the parts of a tuple result; empty for a single value.
+    helpers : tuple of str
+        The other graded functions it is expected to call. When one of them
+        fails its own tests, this function's cases are rerun with the
+        instructor's helpers standing in, so that each bug costs its points once.
+    """
+
+    name: str
+    arguments: tuple[str, ...]
+    check: Callable[..., None]
+    reference: Callable[[Case], Any]
+    outputs: tuple[str, ...] = ()
+    helpers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GradeCell:
-    """An nbgrader test cell: all its cases must pass to earn ``points``."""
+    """An nbgrader autograded test cell: all its cases must pass to earn ``points``.
+
+    ``title`` heads the cell and the feedback row; ``hidden_summary`` tells the
+    student what the hidden cases check.
+    """
 
     grade_id: str
     function: str
@@ -150,9 +148,163 @@ class GradeCell:
     hidden_summary: str
     cases: tuple[Case, ...]
 
+
+@dataclass(frozen=True)
+class ManualCell:
+    """A written answer graded by hand: an nbgrader manually graded markdown cell.
+
+    :mod:`autograder.build_source` writes the cell (``grade``, ``solution``,
+    ``points``): ``answer`` (the model answer, markdown) and the ``rubric``
+    between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, which the release
+    replaces by nbgrader's "YOUR ANSWER HERE". The question itself is in the
+    markdown cell before it, written by hand. Its points are not part of the
+    autograded score; the grader lists the cell as "to grade by hand".
+
+    Attributes
+    ----------
+    grade_id : str
+        The cell's nbgrader id.
+    points : int
+        What the answer is worth.
+    title : str
+        What is asked, in a few words (feedback, ``grades.csv`` notes).
+    answer : str
+        The model answer (markdown, with ``$...$`` mathematics).
+    rubric : tuple of (int, str)
+        ``(points, criterion)`` pairs; their points add up to ``points``.
+    """
+
+    grade_id: str
+    points: int
+    title: str
+    answer: str
+    rubric: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An autograded assignment, declared once (``autograder/assignments/<name>/``).
+
+    Attributes
+    ----------
+    name : str
+        The nbgrader assignment name; the notebook is ``<name>.ipynb`` in
+        ``autograder/source/<name>/`` and ``autograder/release/<name>/``.
+    title : str
+        Shown in the feedback and the command line.
+    functions : tuple of Function
+        The graded functions, in the order of the notebook.
+    build : callable
+        ``build(secret) -> tuple[GradeCell, ...]``: the grade cells in notebook
+        order, their hidden cases drawn with :func:`rng` from ``secret``
+        (``None``: the public default, which the source notebook embeds).
+    checks : module
+        The assignment's ``checks.py`` (inlined into ``test_helpers``).
+    solutions : str
+        The module of ``solutions`` with the reference implementation (e.g.
+        ``"solutions.poisson"``): copies of it are flagged.
+    manual : tuple of ManualCell
+        The written questions, graded by hand, in notebook order.
+    feedback_note : str
+        The last paragraph of every feedback page (how the tests work).
+    """
+
+    name: str
+    title: str
+    functions: tuple[Function, ...]
+    build: Callable[[str | None], tuple[GradeCell, ...]]
+    checks: ModuleType
+    solutions: str
+    manual: tuple[ManualCell, ...] = ()
+    feedback_note: str = ("The tests call your functions one by one with fixed inputs and "
+                          "compare the results with reference values; the test cells of your "
+                          "notebook are not run.")
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.functions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: a graded function is declared twice")
+        for cell in self.manual:
+            if sum(p for p, _ in cell.rubric) != cell.points:
+                raise ValueError(f"{self.name}: the rubric of {cell.grade_id} does not add "
+                                 f"up to its {cell.points} points")
+
+    # -- derived facts --------------------------------------------------------
+
     @property
-    def graded(self) -> Function:
-        return FUNCTIONS[self.function]
+    def notebook(self) -> str:
+        """The notebook's file name, ``<name>.ipynb``."""
+        return f"{self.name}.ipynb"
+
+    @property
+    def source_notebook(self) -> Path:
+        return PACKAGE / "source" / self.name / self.notebook
+
+    @property
+    def release_notebook(self) -> Path:
+        return PACKAGE / "release" / self.name / self.notebook
+
+    def function(self, name: str) -> Function:
+        """The graded function called ``name``."""
+        for f in self.functions:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def cells(self, secret: str | None = None) -> tuple[GradeCell, ...]:
+        """The grade cells, hidden cases drawn from ``secret`` (None: public default)."""
+        if secret is None:
+            return _public_cells(self)
+        return self._validated(self.build(secret))
+
+    def _validated(self, cells: tuple[GradeCell, ...]) -> tuple[GradeCell, ...]:
+        known = {f.name for f in self.functions}
+        ids = [c.grade_id for c in cells] + [m.grade_id for m in self.manual]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.name}: a grade id is declared twice")
+        for c in cells:
+            if c.function not in known:
+                raise ValueError(f"{self.name}: {c.grade_id} tests {c.function}, which is "
+                                 "not a graded function")
+        return tuple(cells)
+
+    @property
+    def grade_ids(self) -> tuple[str, ...]:
+        """The autograded cells' ids, in notebook order (the columns of ``grades.csv``)."""
+        return tuple(c.grade_id for c in self.cells())
+
+    @property
+    def max_score(self) -> int:
+        """The autograded points (manual cells not included)."""
+        return sum(c.points for c in self.cells())
+
+    @property
+    def manual_ids(self) -> tuple[str, ...]:
+        return tuple(m.grade_id for m in self.manual)
+
+    @property
+    def manual_points(self) -> int:
+        return sum(m.points for m in self.manual)
+
+    def grade_cell(self, grade_id: str,
+                   cells: tuple[GradeCell, ...] | None = None) -> GradeCell:
+        """The grade cell called ``grade_id`` (of ``cells``, default the public ones)."""
+        for cell in self.cells() if cells is None else cells:
+            if cell.grade_id == grade_id:
+                return cell
+        raise KeyError(grade_id)
+
+    def expected(self, cells: tuple[GradeCell, ...] | None = None) -> dict[str, list[Any]]:
+        """``{grade_id: [expected result of each case]}`` (default: the public cells)."""
+        cells = self.cells() if cells is None else cells
+        with np.errstate(invalid="raise", over="raise"):
+            return {cell.grade_id: [self.function(cell.function).reference(case)
+                                    for case in cell.cases] for cell in cells}
+
+
+@functools.cache
+def _public_cells(assignment: Assignment) -> tuple[GradeCell, ...]:
+    return assignment._validated(assignment.build(None))
 
 
 # --------------------------------------------------------------------------
@@ -183,291 +335,15 @@ def load_secret(path: str | os.PathLike[str] | None = None) -> str | None:
     return text or None
 
 
-def _rng(secret: str | None, tag: str) -> np.random.RandomState:
-    """The random stream of one hidden case; ``secret=None`` is the public default."""
+def rng(secret: str | None, tag: str) -> np.random.RandomState:
+    """The random stream of one hidden case; ``secret=None`` is the public default.
+
+    ``tag`` names the case, e.g. ``"<grade id>/<index>"``; a new assignment
+    starts its tags with its name, so that no two assignments share a stream.
+    """
     key = "public default" if secret is None else "secret:" + secret
     digest = hashlib.sha256(f"{key}\0{tag}".encode()).digest()
     return np.random.RandomState(int.from_bytes(digest[:4], "big"))
 
 
-# --------------------------------------------------------------------------
-# inputs
-
-
-def _a(values, dtype=float) -> np.ndarray:
-    return np.asarray(values, dtype=dtype)
-
-
-def _round(values, digits: int = 2) -> np.ndarray:
-    return np.round(np.asarray(values, dtype=float), digits)
-
-
-def _counts(rs: np.random.RandomState, n: int, lam) -> np.ndarray:
-    """``n`` counts from an equal-weight Poisson mixture with rates ``lam``."""
-    z = rs.randint(len(lam), size=n)
-    return rs.poisson(np.asarray(lam, dtype=float)[z]).astype(np.int64)
-
-
-def _weights(rs: np.random.RandomState, k: int, low: float = 0.15) -> np.ndarray:
-    """Readable weights (multiples of 0.01, each at least ``low``) summing to 1."""
-    while True:
-        pi = _round(rs.dirichlet(np.full(k, 4.0)))
-        pi[-1] = round(1.0 - pi[:-1].sum(), 2)
-        if pi.min() >= low:
-            return pi
-
-
-def _responsibilities(rs: np.random.RandomState, n: int, k: int) -> np.ndarray:
-    """Rows of multiples of 0.001 summing to 1, readable in the notebook."""
-    return rs.multinomial(1000, rs.dirichlet(np.ones(k)), size=n) / 1000.0
-
-
-def _hard(groups: list[int]) -> np.ndarray:
-    """Hard assignments: one row per count, a 1 in the column of its group."""
-    return np.eye(max(groups) + 1)[groups]
-
-
-def _mixture_sample(rs: np.random.RandomState, n: int, pi, lam) -> np.ndarray:
-    z = rs.choice(len(pi), size=n, p=pi)
-    return np.sort(rs.poisson(np.asarray(lam, dtype=float)[z])).astype(np.int64)
-
-
-def _repeat_code(x: np.ndarray) -> str:
-    freq = np.bincount(x)
-    return f"np.repeat(np.arange({len(freq)}), {freq.tolist()})"
-
-
-def _big(rs: np.random.RandomState) -> int:
-    """A count near 1000: p(x | λ ≈ 0.5) underflows to 0 unless computed in log space."""
-    return int(rs.randint(900, 1101))
-
-
-def _half(rs: np.random.RandomState) -> float:
-    """A rate near 0.5."""
-    return round(float(rs.uniform(0.3, 0.7)), 2)
-
-
-def _uneven(rs: np.random.RandomState) -> np.ndarray:
-    """Weights (1 - ε, ε) with ε near 1e-12."""
-    eps = float(f"{10 ** rs.uniform(-13, -11):.1e}")
-    return _a([1 - eps, eps])
-
-
-# --------------------------------------------------------------------------
-# the grade cells
-
-
-def build(secret: str | None = None) -> tuple[GradeCell, ...]:
-    """The grade cells, with hidden cases drawn from ``secret`` (None: public default)."""
-
-    def rng(grade_id: str, index: int) -> np.random.RandomState:
-        return _rng(secret, f"{grade_id}/{index}")
-
-    hb = np.repeat(np.arange(10), HASSELBLAD_FREQUENCIES).astype(np.int64)
-    x_em = _mixture_sample(np.random.RandomState(2024), 300, [0.3, 0.4, 0.3], [2.0, 9.0, 20.0])
-    return (
-        GradeCell(
-            "test_log_pmf_basic", "log_poisson_pmf", 1, "log_poisson_pmf: small counts",
-            "random counts (n = 25, K = 3)",
-            (
-                Case((_a([0, 1, 2, 5], np.int64), _a([1.0, 3.0])),
-                     "shape (n, K) and values for x = 0, 1, 2, 5", visible=True),
-                _pmf_random(rng("test_log_pmf_basic", 1)),
-            ),
-        ),
-        GradeCell(
-            "test_log_pmf_extreme", "log_poisson_pmf", 1, "log_poisson_pmf: extreme counts",
-            "x near 1000 with λ near 0.5, x > 170 (x! overflows), λ near 1e-3 and λ = 0, K = 1",
-            (
-                Case((_a([0, 2, 1000], np.int64), _a([0.5, 0.0])),
-                     "x = 1000 with λ = 0.5 (p underflows to 0); λ = 0: log p(0 | 0) = 0 "
-                     "and log p(x | 0) = -inf for x > 0", visible=True),
-                *_pmf_extreme(lambda i: rng("test_log_pmf_extreme", i)),
-            ),
-        ),
-        GradeCell(
-            "test_e_step_basic", "e_step", 2, "e_step: responsibilities",
-            "random counts (n = 40, K = 3)",
-            (
-                Case((_a([0, 1, 2, 8, 10], np.int64), _a([0.4, 0.6]), _a([1.0, 9.0])),
-                     "a small two-component example", visible=True),
-                _joint_random(rng("test_e_step_basic", 1), 40, 3),
-            ),
-        ),
-        GradeCell(
-            "test_e_step_extreme", "e_step", 2, "e_step: extreme cases",
-            "x near 1000 with λ near 0.5, weights near 1e-12, K = 1, a component with λ_k = 0",
-            (
-                Case((_a([0, 1000], np.int64), _a([0.5, 0.5]), _a([0.5, 2.0])),
-                     "x = 1000: every π_k p(x | λ_k) underflows to 0", visible=True),
-                *_joint_extreme(lambda i: rng("test_e_step_extreme", i)),
-            ),
-        ),
-        GradeCell(
-            "test_m_step_basic", "m_step", 2, "m_step: weights and rates",
-            "random responsibilities (n = 40, K = 3)",
-            (
-                Case((_a([0, 1, 2, 10, 12], np.int64), _hard([0, 0, 0, 1, 1])),
-                     "hard assignments: π_k are the group fractions, λ_k the group means",
-                     visible=True),
-                _m_random(rng("test_m_step_basic", 1)),
-            ),
-        ),
-        GradeCell(
-            "test_m_step_edge", "m_step", 1, "m_step: edge cases",
-            "K = 1; components whose counts are all zero (λ_k = 0)",
-            (
-                Case((_a([0, 0, 4, 6], np.int64), _hard([0, 0, 1, 1])),
-                     "a component holding only zeros gets λ_k = 0", visible=True),
-                *_m_edge(lambda i: rng("test_m_step_edge", i)),
-            ),
-        ),
-        GradeCell(
-            "test_log_likelihood_basic", "log_likelihood", 1, "log_likelihood: small counts",
-            "random counts (n = 40, K = 2)",
-            (
-                Case((_a([0, 1, 2], np.int64), _a([0.5, 0.5]), _a([1.0, 4.0])),
-                     "a three-point example", visible=True),
-                _joint_random(rng("test_log_likelihood_basic", 1), 40, 2),
-            ),
-        ),
-        GradeCell(
-            "test_log_likelihood_extreme", "log_likelihood", 1, "log_likelihood: extreme cases",
-            "x near 1000 with λ near 0.5, weights near 1e-12, K = 1, a component with λ_k = 0",
-            (
-                Case((_a([1000, 0], np.int64), _a([0.5, 0.5]), _a([0.5, 2.0])),
-                     "x = 1000: every π_k p(x | λ_k) underflows to 0", visible=True),
-                *_joint_extreme(lambda i: rng("test_log_likelihood_extreme", i)),
-            ),
-        ),
-        GradeCell(
-            "test_em_hasselblad", "em", 2, "em: Hasselblad (1969) data",
-            "convergence to the maximum-likelihood estimate (ℓ = -1989.946)",
-            (
-                Case((hb, _a([0.3, 0.7]), _a([1.0, 2.5])),
-                     "three iterations from θ^0 = (π = (0.3, 0.7), λ = (1, 2.5)) with tol = 0",
-                     kwargs={"max_iter": 3, "tol": 0.0}, visible=True, reference="exact",
-                     code={"x": HASSELBLAD_CODE}),
-                _em_hasselblad(rng("test_em_hasselblad", 1), hb),
-            ),
-        ),
-        GradeCell(
-            "test_em_random", "em", 2, "em: simulated three-component data",
-            "random three-component data and K = 1, compared up to a permutation",
-            (
-                Case((x_em, _a([1 / 3, 1 / 3, 1 / 3]), _a([1.0, 5.0, 15.0])),
-                     "default max_iter and tol, three well-separated components",
-                     visible=True, options={"param_rtol": 1e-2, "loglik_atol": 1e-3},
-                     code={"x": _repeat_code(x_em)}),
-                *_em_random(lambda i: rng("test_em_random", i)),
-            ),
-        ),
-    )
-
-
-def _pmf_random(rs: np.random.RandomState) -> Case:
-    lam = _round([rs.uniform(0.5, 3), rs.uniform(4, 9), rs.uniform(10, 20)])
-    return Case((_counts(rs, 25, lam), lam), "random counts, K = 3")
-
-
-def _pmf_extreme(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
-    rs = rng(1)
-    x = _a([0, 3, rs.randint(171, 201), rs.randint(400, 601), _big(rs)], np.int64)
-    lam = _a([_half(rs), round(float(rs.uniform(500, 1500)), 1),
-              float(f"{10 ** rs.uniform(-4, -2):.1e}")])
-    rs2, rs3 = rng(2), rng(3)
-    return (
-        Case((x, lam), "x up to 1000 with λ near 0.5, 1000 and 1e-3 (x! overflows for x > 170)"),
-        Case((_a([0, 2, _big(rs2)], np.int64), _a([_half(rs2)])), "K = 1 with x near 1000"),
-        Case((_a([0, 0, rs3.randint(1, 6), _big(rs3)], np.int64),
-              _a([0.0, round(float(rs3.uniform(1, 5)), 2)])),
-             "a rate λ_k = 0: log p(0 | 0) = 0, log p(x | 0) = -inf for x > 0"),
-    )
-
-
-def _joint_random(rs: np.random.RandomState, n: int, k: int) -> Case:
-    lam = np.sort(_round(rs.uniform(1, 16, size=k)))
-    return Case((_counts(rs, n, lam), _weights(rs, k), lam), f"random counts, K = {k}")
-
-
-def _joint_extreme(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
-    rs1, rs2, rs3, rs4 = rng(1), rng(2), rng(3), rng(4)
-    p = round(float(rs1.uniform(0.3, 0.7)), 2)
-    big = Case((_a([_big(rs1), 0, rs1.randint(1, 6)], np.int64), _a([p, round(1 - p, 2)]),
-                _a([_half(rs1), round(float(rs1.uniform(1.5, 3)), 2)])),
-               "x near 1000 with λ near 0.5: p(x | λ) underflows to 0 unless in log space")
-    lam = _a([round(float(rs2.uniform(0.5, 2)), 2), round(float(rs2.uniform(15, 25)), 2)])
-    uneven = Case((_counts(rs2, 20, lam), _uneven(rs2), lam), "very uneven weights π = (1 - ε, ε)")
-    one = Case((_a([0, rs3.randint(2, 9), _big(rs3)], np.int64), _a([1.0]),
-                _a([round(float(rs3.uniform(2, 4)), 2)])),
-               "K = 1 with x near 1000: every t_i1 is 1")
-    p = round(float(rs4.uniform(0.2, 0.5)), 2)
-    zero = np.concatenate([np.zeros(rs4.randint(2, 5), np.int64),
-                           rs4.poisson(3.0, size=6).astype(np.int64) + 1])
-    rate0 = Case((zero, _a([p, round(1 - p, 2)]), _a([0.0, round(float(rs4.uniform(1.5, 4)), 2)])),
-                 "a component with λ_k = 0 (it explains the zeros only)")
-    return big, uneven, one, rate0
-
-
-def _m_random(rs: np.random.RandomState) -> Case:
-    lam = _round([rs.uniform(0.5, 2), rs.uniform(4, 7), rs.uniform(10, 15)])
-    return Case((_counts(rs, 40, lam), _responsibilities(rs, 40, 3)),
-                "random responsibilities, K = 3")
-
-
-def _m_edge(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
-    rs1, rs2, rs3 = rng(1), rng(2), rng(3)
-    x1 = _counts(rs1, 40, [round(float(rs1.uniform(2, 8)), 2)])
-    n0, n1 = rs2.randint(2, 6), rs2.randint(2, 6)
-    x2 = np.concatenate([np.zeros(n0, np.int64), rs2.poisson(4.0, size=n1) + 1])
-    n3 = rs3.randint(3, 7)
-    return (
-        Case((x1, np.ones((40, 1))), "K = 1: π = (1,), λ = (mean of x,)",
-             code={"tau": "np.ones((40, 1))"}),
-        Case((x2, _hard([0] * n0 + [1] * n1)), "a component holding only zeros gets λ_k = 0"),
-        Case((np.zeros(n3, np.int64), _responsibilities(rs3, n3, 2)), "all counts zero"),
-    )
-
-
-def _em_hasselblad(rs: np.random.RandomState, hb: np.ndarray) -> Case:
-    p = round(float(rs.uniform(0.2, 0.45)), 2)
-    lam0 = _round([rs.uniform(0.7, 1.2), rs.uniform(2.2, 3.5)])
-    return Case((hb, _a([p, round(1 - p, 2)]), lam0),
-                "convergence from another start to the maximum of ℓ, -1989.946",
-                kwargs={"max_iter": 5000, "tol": 1e-9},
-                options={"param_rtol": 3e-2, "loglik_atol": 1e-3},
-                code={"x": HASSELBLAD_CODE})
-
-
-def _em_random(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
-    rs1, rs2 = rng(1), rng(2)
-    lam = _round([rs1.uniform(1.5, 3), rs1.uniform(8, 11), rs1.uniform(18, 24)])
-    x = _mixture_sample(rs1, 300, _weights(rs1, 3, low=0.25), lam)
-    lam0 = _round(lam * rs1.uniform(0.6, 0.9, size=3))
-    x1 = _mixture_sample(rs2, 60, [1.0], [round(float(rs2.uniform(2, 6)), 2)])
-    return (
-        Case((x, _a([1 / 3, 1 / 3, 1 / 3]), lam0),
-             "three components with max_iter = 1000, tol = 1e-10",
-             kwargs={"max_iter": 1000, "tol": 1e-10},
-             options={"param_rtol": 1e-3, "loglik_atol": 1e-4},
-             code={"x": _repeat_code(x)}),
-        Case((x1, _a([1.0]), _a([round(float(rs2.uniform(0.5, 2)), 2)])),
-             "K = 1: one step gives λ = mean of x",
-             kwargs={"max_iter": 100, "tol": 1e-10},
-             options={"param_rtol": 1e-8, "loglik_atol": 1e-8},
-             code={"x": _repeat_code(x1)}),
-    )
-
-
-#: The grade cells with the public default hidden cases (what the source notebook embeds).
-SPEC: tuple[GradeCell, ...] = build(None)
-GRADE_IDS: tuple[str, ...] = tuple(cell.grade_id for cell in SPEC)
-MAX_SCORE: int = sum(cell.points for cell in SPEC)
-
-
-def grade_cell(grade_id: str, cells: tuple[GradeCell, ...] = SPEC) -> GradeCell:
-    """The grade cell called ``grade_id``."""
-    for cell in cells:
-        if cell.grade_id == grade_id:
-            return cell
-    raise KeyError(grade_id)
+_rng = rng  # the name used before the engine

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from autograder.reference import all_expected
 from scipy import stats
 
 from autograder import build_source, checks, collect, grade, notebook, report, sandbox, scan, spec
-from autograder.reference import all_expected
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
@@ -206,7 +206,7 @@ def test_em_reference_reaches_the_published_hasselblad_optimum(secret):
 
 def _solution_namespace(**overrides):
     """The instructor's five functions (source notebook), some replaced."""
-    from autograder_corpus.build import reference_code
+    from autograder_corpus.poisson_mixture.build import reference_code
     from scipy.special import gammaln, logsumexp
 
     codes = {**reference_code(), **overrides}
@@ -237,7 +237,7 @@ def test_solutions_pass_and_naive_code_fails_the_extreme_cells(secret):
     """For any secret: the instructor's solution and a float32 one pass every
     cell; a naive (not log-space) one fails exactly the extreme cells, on their
     visible case already (so ``nbgrader validate`` tells the student)."""
-    from autograder_corpus.build import FLOAT32, NAIVE_E, NAIVE_LL, NAIVE_PMF
+    from autograder_corpus.poisson_mixture.build import FLOAT32, NAIVE_E, NAIVE_LL, NAIVE_PMF
 
     cells = spec.build(secret)
     assert all(_verdicts(_solution_namespace(), cells).values())
@@ -917,7 +917,7 @@ def _grade_nb(nb, config=None, secret="unit test secret", monkeypatch=None):
 
 
 def test_a_wrong_helper_costs_only_its_own_points():
-    from autograder_corpus.build import WRONG_LL, WRONG_M, solved
+    from autograder_corpus.poisson_mixture.build import WRONG_LL, WRONG_M, solved
 
     result = _grade_nb(solved(log_likelihood=WRONG_LL, m_step=WRONG_M))
     points = result.points
@@ -929,7 +929,7 @@ def test_a_wrong_helper_costs_only_its_own_points():
 
 
 def test_a_bug_in_em_itself_is_not_excused_by_the_stand_ins():
-    from autograder_corpus.build import EM_STOPS_EARLY, WRONG_LL, solved
+    from autograder_corpus.poisson_mixture.build import EM_STOPS_EARLY, WRONG_LL, solved
 
     result = _grade_nb(solved(log_likelihood=WRONG_LL, em=EM_STOPS_EARLY))
     em = next(t for t in result.tests if t.grade_id == "test_em_hasselblad")
@@ -939,7 +939,7 @@ def test_a_bug_in_em_itself_is_not_excused_by_the_stand_ins():
 
 def test_the_stand_ins_leave_the_students_functions_in_place(toolkit):
     """The swap is undone: the student's helper is back after the rerun."""
-    from autograder_corpus.build import WRONG_LL, reference_code
+    from autograder_corpus.poisson_mixture.build import WRONG_LL, reference_code
 
     child = sandbox.Child(toolkit, timeout=10, cpu_s=60)
     child.start()
@@ -968,7 +968,12 @@ def test_a_lookup_table_of_the_public_answers_needs_the_public_inputs():
     """Five stubs and a table of the answers computed from the public
     repository earn 15/15 against the public default inputs, and nothing
     against inputs drawn from a course secret."""
-    from autograder_corpus.build import index_of, insert_after, lookup_table_cheat, solved
+    from autograder_corpus.poisson_mixture.build import (
+        index_of,
+        insert_after,
+        lookup_table_cheat,
+        solved,
+    )
 
     table, stubs = lookup_table_cheat()
     nb, _ = insert_after(solved(**stubs), "setup", table)
@@ -999,7 +1004,7 @@ def test_writefile_helper_module_is_importable_in_the_child(toolkit):
 
 
 def _codes():
-    from autograder_corpus.build import FLOAT32, reference_code, renamed_copy
+    from autograder_corpus.poisson_mixture.build import FLOAT32, reference_code, renamed_copy
 
     mine = [reference_code()[f] for f in spec.FUNCTIONS]
     return {

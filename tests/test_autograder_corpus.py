@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from autograder_corpus.build import POINTS, TIMEOUT, build, build_zip
+from autograder_corpus.poisson_mixture.build import POINTS, TIMEOUT, build, build_zip
 
 from autograder.report import feedback_name
 

@@ -6,7 +6,11 @@ comes with the exact points it must earn per test, its exact status, and the
 categories of the flags it must raise, derived here from what the submission
 does, not from running the grader.
 
-``python -m tests.autograder_corpus.build DEST`` writes the corpus to DEST.
+The points come from the declaration (``ASSIGNMENT.cells()``): a submission's
+expectation names the functions or grade cells it loses.
+
+``python -m autograder_corpus.poisson_mixture.build DEST`` (from ``tests/``)
+writes the corpus to DEST.
 """
 
 from __future__ import annotations
@@ -23,25 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
-SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
-NOTEBOOK = "poisson_mixture.ipynb"
+from autograder.assignments.poisson_mixture import ASSIGNMENT
 
-POINTS = {
-    "test_log_pmf_basic": 1, "test_log_pmf_extreme": 1,
-    "test_e_step_basic": 2, "test_e_step_extreme": 2,
-    "test_m_step_basic": 2, "test_m_step_edge": 1,
-    "test_log_likelihood_basic": 1, "test_log_likelihood_extreme": 1,
-    "test_em_hasselblad": 2, "test_em_random": 2,
-}
-TESTS_OF = {
-    "log_poisson_pmf": ("test_log_pmf_basic", "test_log_pmf_extreme"),
-    "e_step": ("test_e_step_basic", "test_e_step_extreme"),
-    "m_step": ("test_m_step_basic", "test_m_step_edge"),
-    "log_likelihood": ("test_log_likelihood_basic", "test_log_likelihood_extreme"),
-    "em": ("test_em_hasselblad", "test_em_random"),
-}
+REPO = Path(__file__).resolve().parents[3]
+
+RELEASE = ASSIGNMENT.release_notebook
+SOURCE = ASSIGNMENT.source_notebook
+NOTEBOOK = ASSIGNMENT.notebook
+
+#: Points per grade cell, from the declaration.
+POINTS = {c.grade_id: c.points for c in ASSIGNMENT.cells()}
+#: The grade cells of each graded function.
+TESTS_OF = {f.name: tuple(c.grade_id for c in ASSIGNMENT.cells() if c.function == f.name)
+            for f in ASSIGNMENT.functions}
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
 
@@ -435,11 +433,9 @@ def renamed_copy() -> dict[str, str]:
 
 def lookup_table_cheat() -> tuple[str, dict[str, str]]:
     """Stubs answering from a table of the public default hidden answers, which
-    anyone can compute from the repository (spec.py and solutions/)."""
-    from autograder import reference, spec
-
-    cells = spec.build(None)
-    expected = reference.all_expected(cells)
+    anyone can compute from the repository (the declaration and solutions/)."""
+    cells = ASSIGNMENT.cells(None)
+    expected = ASSIGNMENT.expected(cells)
     table = {}
     for cell in cells:
         for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
@@ -667,7 +663,7 @@ def build_zip(dest: Path) -> tuple[Path, dict[str, Expected]]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m tests.autograder_corpus.build DEST", file=sys.stderr)
+        print("usage: python -m autograder_corpus.poisson_mixture.build DEST", file=sys.stderr)
         return 2
     dest = Path(argv[0])
     expected = build(dest)

@@ -1,9 +1,9 @@
 """Expected results of the test cases, computed by :mod:`solutions.poisson`.
 
-One function per graded function, ``f(case) -> expected`` (named in
-:data:`autograder.spec.FUNCTIONS`). The grader computes the expected values of
-its own (secret-drawn) cases when it starts, in milliseconds; the source
-notebook's test cells embed those of the public default cases (see
+One function per graded function, ``f(case) -> expected`` (the ``reference``
+of its :class:`~autograder.spec.Function`). The grader computes the expected
+values of its own (secret-drawn) cases when it starts, in milliseconds; the
+source notebook's test cells embed those of the public default cases (see
 :mod:`autograder.build_source`), and a project test checks the two agree.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from solutions import poisson
 
 if TYPE_CHECKING:
-    from .spec import Case, GradeCell
+    from autograder.spec import Case
 
 #: The maximum-likelihood runs: SQUAREM to a very tight tolerance.
 MLE_TOL = 1e-14
@@ -41,7 +41,7 @@ def log_likelihood(case: Case) -> float:
 
 
 def em(case: Case) -> dict[str, Any]:
-    """What :func:`autograder.checks.check_em` compares an ``em`` result with."""
+    """What :func:`.checks.check_em` compares an ``em`` result with."""
     x, pi0, lam0 = case.args
     if case.reference == "exact":
         n_iter = int(case.kwargs["max_iter"])
@@ -56,13 +56,3 @@ def em(case: Case) -> dict[str, Any]:
         "pi": mle.params.pi, "lam": mle.params.lam, "loglik_head": head,
         "loglik_final": float(mle.loglik[-1]), "n_iter": None,
     }
-
-
-def all_expected(cells: tuple[GradeCell, ...] | None = None) -> dict[str, list[Any]]:
-    """``{grade_id: [expected result of each case]}`` (default: the public spec)."""
-    from .spec import SPEC
-
-    cells = SPEC if cells is None else cells
-    with np.errstate(invalid="raise", over="raise"):
-        return {cell.grade_id: [cell.graded.reference(case) for case in cell.cases]
-                for cell in cells}

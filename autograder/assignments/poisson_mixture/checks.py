@@ -1,0 +1,165 @@
+"""Checks of the five graded functions of the Poisson mixture exercise.
+
+Inlined into the notebook's ``test_helpers`` cell after the engine's helpers
+(:mod:`autograder.checks`); the grader imports it to judge, in its own
+process, the plain arrays that a student's function returned in the sandbox.
+numpy, the standard library and the engine's helpers only.
+
+Each ``check_<function>(result, expected, **tolerances)`` raises an
+``AssertionError`` whose first line puts the numbers first.
+"""
+
+import numpy as np
+
+from autograder.checks import (
+    DOUBLE,
+    SINGLE,
+    all_finite,
+    as_outputs,
+    as_scalar,
+    best_permutation,
+    close,
+    fail,
+    fmt,
+    same_shape,
+    same_special,
+    single_precision,
+    tolerances,
+    where,
+)
+
+#: The names of the parts of a tuple result; the other functions return one value.
+OUTPUTS = {"m_step": ("pi", "lam"), "em": ("pi", "lam", "loglik")}
+
+_LOG_HINT = (
+    "Compute log p(x | λ) = x log λ - λ - log x! directly: gammaln(x + 1) for log x!,\n"
+    "and x log λ = 0 when x = 0 and λ = 0 (scipy.special.xlogy); never take the log\n"
+    "of a probability that under- or overflowed."
+)
+_LSE_HINT = (
+    "π_k p(x_i | λ_k) underflows to 0 for every k when x_i is large: normalise in\n"
+    "log space (log-sum-exp trick); a component with λ_k = 0 has log p = -inf for x > 0."
+)
+
+
+def read_result(function, result):
+    """The result of a graded function as plain float64 arrays.
+
+    ``log_poisson_pmf`` and ``e_step`` give one array, ``log_likelihood`` a
+    float, ``m_step`` the tuple ``(pi, lam)`` and ``em`` ``(pi, lam, loglik)``.
+    """
+    if function == "log_likelihood":
+        return as_scalar(function, result)
+    return as_outputs(function, result, OUTPUTS.get(function, ()))
+
+
+def check_log_poisson_pmf(got, expected, rtol=1e-6, atol=1e-8):
+    """``log_poisson_pmf(x, lam)`` against the expected (n, K) log-probabilities."""
+    got = read_result("log_poisson_pmf", got)
+    want = np.asarray(expected, dtype=float)
+    what = "log_poisson_pmf(x, lam)"
+    same_shape(got, want.shape, what)
+    same_special(got, want, what, _LOG_HINT)
+    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+
+
+def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
+    """``e_step(x, pi, lam)`` against the expected (n, K) responsibilities."""
+    tau = read_result("e_step", got)
+    want = np.asarray(expected, dtype=float)
+    single = single_precision(tau)
+    same_shape(tau, want.shape, "e_step: tau")
+    all_finite(tau, "e_step: tau", _LSE_HINT)
+    slack = SINGLE["sum"] if single else 1e-12
+    if (tau < -slack).any() or (tau > 1 + slack).any():
+        worst = np.unravel_index(int(np.argmax(np.abs(tau - 0.5))), tau.shape)
+        fail(f"e_step: tau{where(worst)} is {fmt(tau[worst])}, outside [0, 1]",
+              f"min {fmt(tau.min())}, max {fmt(tau.max())}")
+    sums = tau.sum(axis=1)
+    row = int(np.argmax(np.abs(sums - 1.0)))
+    if abs(sums[row] - 1.0) > (SINGLE if single else DOUBLE)["sum"]:
+        fail(f"e_step: tau[{row}] sums to {fmt(sums[row])}, not 1",
+              f"each row of tau must sum to 1; max deviation {abs(sums[row] - 1.0):.3g}")
+    close(tau, want, "e_step: tau", *tolerances(single, rtol, atol))
+
+
+def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
+    """``m_step(x, tau)`` against the expected ``(pi, lam)``."""
+    pi, lam = read_result("m_step", got)
+    want_pi, want_lam = (np.asarray(e, dtype=float) for e in expected)
+    single = single_precision(pi, lam)
+    same_shape(pi, want_pi.shape, "m_step: pi")
+    same_shape(lam, want_lam.shape, "m_step: lam")
+    all_finite(pi, "m_step: pi")
+    all_finite(lam, "m_step: lam")
+    if abs(pi.sum() - 1.0) > (SINGLE if single else DOUBLE)["sum"]:
+        fail(f"m_step: pi sums to {fmt(pi.sum())}, not 1", "π_k = n_k / n sum to 1")
+    rtol, atol = tolerances(single, rtol, atol)
+    close(pi, want_pi, "m_step: pi", rtol, atol)
+    close(lam, want_lam, "m_step: lam", rtol, atol)
+
+
+def check_log_likelihood(got, expected, rtol=1e-6, atol=1e-8):
+    """``log_likelihood(x, pi, lam)`` against the expected float."""
+    value = np.float64(read_result("log_likelihood", got))
+    want = np.float64(expected)
+    if not np.isfinite(value):
+        fail(f"log_likelihood is {value}, expected {fmt(want)}", "not a finite number",
+              _LSE_HINT)
+    close(value, want, "log_likelihood", *tolerances(single_precision(value), rtol, atol))
+
+
+def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
+    """EM result against the reference run from the same start.
+
+    ``expected`` holds ``pi``, ``lam`` (final parameters), ``loglik_head`` (the
+    first log-likelihoods ℓ(θ^0), ℓ(θ^1), ... of plain EM), ``loglik_final``
+    and ``n_iter`` (the exact number of iterations when ``tol=0``, else None).
+    Components are matched up to a permutation.
+    """
+    pi, lam, loglik = read_result("em", got)
+    want_pi = np.asarray(expected["pi"], dtype=float)
+    want_lam = np.asarray(expected["lam"], dtype=float)
+    head = np.asarray(expected["loglik_head"], dtype=float)
+    k = want_pi.shape[0]
+    same_shape(pi, (k,), "em: pi")
+    same_shape(lam, (k,), "em: lam")
+    if loglik.ndim != 1 or loglik.size < 2:
+        fail(f"em: loglik has shape {loglik.shape}",
+              "loglik must be a 1-D array [ℓ(θ^0), ℓ(θ^1), ...] with at least 2 values")
+    all_finite(pi, "em: pi")
+    all_finite(lam, "em: lam")
+    all_finite(loglik, "em: loglik", _LSE_HINT)
+    single = single_precision(pi, lam, loglik)
+    if single:
+        rtol, param_rtol = max(rtol, SINGLE["loglik_rtol"]), max(param_rtol, SINGLE["param_rtol"])
+        loglik_atol = max(loglik_atol, SINGLE["final_rtol"] * abs(float(expected["loglik_final"])))
+    if not np.isclose(loglik[0], head[0], rtol=rtol, atol=0):
+        fail(f"em: loglik[0] is {fmt(loglik[0])}, expected {fmt(head[0])}",
+              "loglik[0] is the log-likelihood at the initial parameters θ^0")
+    n_head = min(len(head), len(loglik))
+    for t in range(1, n_head):
+        if not np.isclose(loglik[t], head[t], rtol=rtol, atol=0):
+            fail(f"em: loglik[{t}] is {fmt(loglik[t])}, expected {fmt(head[t])}",
+                  f"the log-likelihood after {t} EM iteration(s)")
+    drop = (SINGLE if single else DOUBLE)["drop"]
+    drops = np.diff(loglik) < -drop * np.abs(loglik[:-1])
+    if drops.any():
+        t = int(np.argmax(drops)) + 1
+        fail(f"em: loglik decreases at iteration {t} ({fmt(loglik[t - 1])} -> "
+              f"{fmt(loglik[t])})", "EM never decreases the likelihood")
+    n_iter = expected.get("n_iter")
+    if n_iter is not None and loglik.size != n_iter + 1:
+        fail(f"em: len(loglik) is {loglik.size}, expected {n_iter + 1}",
+              f"with max_iter={n_iter} and tol=0, em runs exactly {n_iter} iterations")
+    final = float(expected["loglik_final"])
+    if not abs(loglik[-1] - final) <= loglik_atol:
+        fail(f"em: loglik[-1] is {fmt(loglik[-1])}, expected {fmt(final)}",
+              f"tolerance {loglik_atol:g}; did EM stop too early?")
+    if single and n_iter is None:
+        # float32 cannot resolve the flat ridge of ℓ near its maximum (Hasselblad:
+        # π_1 anywhere in 0.30-0.36 is within 0.06 of ℓ*): its final ℓ is judged only.
+        return
+    perm = list(best_permutation(lam, want_lam))
+    close(pi[perm], want_pi, "em: pi (up to a permutation)", param_rtol, 1e-10)
+    close(lam[perm], want_lam, "em: lam (up to a permutation)", param_rtol, 1e-10)

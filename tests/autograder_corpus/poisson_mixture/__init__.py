@@ -1,0 +1,1 @@
+"""The corpus of the assignment ``poisson_mixture``."""
