@@ -322,7 +322,7 @@ def _m_edge(rng: Callable[[int], np.random.RandomState]) -> tuple[Case, ...]:
     reg1 = float(f"{10 ** rs1.uniform(-5, -3):.1e}")
     # Component 1 holds points on a line: a singular scatter matrix.
     n2 = rs2.randint(4, 7)
-    t = np.round(rs2.uniform(-3, 3, size=n2), 2)
+    t = np.round(rs2.uniform(-3, 3, size=n2), 1)  # slope * t exact in 2 decimals
     slope, icpt = round(float(rs2.uniform(-2, 2)), 1), round(float(rs2.uniform(-1, 1)), 1)
     line = np.column_stack([t, np.round(slope * t + icpt, 2)])
     mu2, cov2 = _means(rs2, 1, 2), _covs(rs2, 1, 2)
