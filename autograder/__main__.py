@@ -96,7 +96,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _collect(args: argparse.Namespace, out: Path):
-    """The submissions, or an error message; checks first that OUT can be written."""
+    """The submissions, or an error message; checks that OUT can take their grades
+    (before reading them when the assignment is given)."""
     from . import assignments
     from .collect import CollectError, find_submissions, read_roster
     from .report import OutputError, load_class

@@ -6,9 +6,13 @@ when it grades that submission, with a size cap. Every file of the input that
 is not graded is listed, with the reason, in :attr:`Collection.skipped`
 (``OUT/skipped.csv``).
 
+A batch is one assignment, ``<name>``: given, or inferred from the notebooks'
+file names (:func:`infer_assignment`); the examples below use
+``poisson_mixture``.
+
 Folder
-    ``SUBMISSIONS/<student id>/poisson_mixture.ipynb``, or
-    ``SUBMISSIONS/<student id>/poisson_mixture/poisson_mixture.ipynb`` (the
+    ``SUBMISSIONS/<student id>/<name>.ipynb``, or
+    ``SUBMISSIONS/<student id>/<name>/<name>.ipynb`` (the
     layout of nbgrader's ``submitted/``). When the notebook is missing but
     the folder holds exactly one other notebook (a renamed download such as
     ``poisson_mixture (1).ipynb``), that one is graded and the status says so.
@@ -22,7 +26,7 @@ Zip (an LMS export; read in place with :mod:`zipfile`, never extracted)
 
     * nbgrader's naming (also what its documentation shows for Moodle-style
       exports): ``<assignment>_<student id>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file>``,
-      anchored at both ends, the assignment being ``poisson_mixture``. The
+      anchored at both ends, ``<assignment>`` being ``<name>``. The
       student id runs up to the *first* ``_attempt_<timestamp>_``: it may
       contain ``_``, and whatever follows (the name the student gave the
       file) can never change it. The timestamp must be a real date and time;
@@ -38,15 +42,14 @@ Zip (an LMS export; read in place with :mod:`zipfile`, never extracted)
       with the largest file id counts.
 
     Files inside folders follow the folder layout, zipped:
-    ``<student id>/poisson_mixture.ipynb`` or
-    ``<student id>/poisson_mixture/poisson_mixture.ipynb``.
+    ``<student id>/<name>.ipynb`` or ``<student id>/<name>/<name>.ipynb``.
     ``--named-regexp`` replaces the two name patterns with one of the
     instructor's (``re.fullmatch``; groups ``student_id`` and ``file_id``
     required; optionally ``timestamp``, ``YYYY-MM-DD-HH-MM-SS`` or ISO 8601,
     or ``order``, an integer, to tell the latest attempt).
 
     Per student the latest attempt counts (a file name must be exactly
-    ``poisson_mixture.ipynb``; another ``.ipynb`` is graded when it is the
+    ``<name>.ipynb``; another ``.ipynb`` is graded when it is the
     only notebook of the latest attempt, and the status says so); older
     attempts, files that match no pattern, invalid timestamps, nested
     archives (never opened), symbolic links, encrypted members, system
@@ -582,8 +585,8 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
     for c in notebooks:
         if c.order != latest:
             skipped.append(Skipped(c.member, f"older attempt of {sid!r}"))
-    # The last one counts; in the folder layout <id>/poisson_mixture.ipynb comes
-    # before <id>/poisson_mixture/poisson_mixture.ipynb, as in a folder.
+    # The last one counts; in the folder layout <id>/<name>.ipynb comes
+    # before <id>/<name>/<name>.ipynb, as in a folder.
     exact = sorted((c for c in last if c.file_name == notebook),
                    key=lambda c: (-c.member.count("/"), c.member))
     flags: list[str] = []

@@ -1,6 +1,6 @@
 """Autograding: ``python -m autograder grade`` against stock ``nbgrader autograde``.
 
-**Submissions.** The autograder's test corpus (``tests/autograder_corpus/build.py``:
+**Submissions.** The autograder's test corpus (``tests/autograder_corpus/poisson_mixture/build.py``:
 correct, naive, wrong, broken and cheating notebooks, 30 in all) plus copies of
 its ten ordinary submissions (correct, naive and wrong ones, ``a01``–``a10``)
 under new student ids: 40 submissions.
@@ -64,7 +64,7 @@ QUICK_SUBMISSIONS = ("a01_reference", "a05_wrong_log_pmf")
 
 def build_submissions(dest: Path, quick: bool) -> list[str]:
     """The corpus plus copies of its ordinary submissions; the student ids."""
-    from tests.autograder_corpus.build import build
+    from tests.autograder_corpus.poisson_mixture.build import build
 
     corpus = dest.parent / "corpus"
     ids = sorted(build(corpus))

@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from autograder.reference import all_expected
 from scipy import stats
 
 from autograder import build_source, checks, collect, grade, notebook, report, sandbox, scan, spec
+from autograder.assignments.poisson_mixture import ASSIGNMENT as A
+from autograder.assignments.poisson_mixture import cases
+from autograder.assignments.poisson_mixture import checks as pchecks
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
@@ -33,7 +35,7 @@ RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture
 
 @pytest.fixture(scope="module")
 def expected():
-    return all_expected()
+    return A.expected()
 
 
 # --------------------------------------------------------------------------
@@ -41,31 +43,31 @@ def expected():
 
 
 def test_spec_grade_cells_and_points():
-    assert spec.GRADE_IDS == (
+    assert A.grade_ids == (
         "test_log_pmf_basic", "test_log_pmf_extreme", "test_e_step_basic",
         "test_e_step_extreme", "test_m_step_basic", "test_m_step_edge",
         "test_log_likelihood_basic", "test_log_likelihood_extreme",
         "test_em_hasselblad", "test_em_random",
     )
-    assert [c.points for c in spec.SPEC] == [1, 1, 2, 2, 2, 1, 1, 1, 2, 2]
-    assert spec.MAX_SCORE == 15
-    for cell in spec.SPEC:
+    assert [c.points for c in A.cells()] == [1, 1, 2, 2, 2, 1, 1, 1, 2, 2]
+    assert A.max_score == 15
+    for cell in A.cells():
         assert any(not case.visible for case in cell.cases), f"{cell.grade_id} has no hidden test"
         assert any(case.visible for case in cell.cases), f"{cell.grade_id} has no visible test"
 
 
 def test_helpers_are_graded_functions_judged_before_their_callers():
     """The stand-in rule needs a helper's own verdict before its callers run."""
-    order = list(dict.fromkeys(c.function for c in spec.SPEC))
-    assert order == list(spec.FUNCTIONS)
-    for function in spec.FUNCTIONS.values():
+    order = list(dict.fromkeys(c.function for c in A.cells()))
+    assert order == [f.name for f in A.functions]
+    for function in A.functions:
         assert function.name not in function.helpers
         for helper in function.helpers:
             assert order.index(helper) < order.index(function.name)
-    assert spec.FUNCTIONS["em"].helpers == ("log_poisson_pmf", "e_step", "m_step",
+    assert A.function("em").helpers == ("log_poisson_pmf", "e_step", "m_step",
                                            "log_likelihood")
-    assert spec.FUNCTIONS["m_step"].outputs == ("pi", "lam")
-    assert spec.FUNCTIONS["e_step"].outputs == ()
+    assert A.function("m_step").outputs == ("pi", "lam")
+    assert A.function("e_step").outputs == ()
 
 
 SECRETS = [None, *(f"secret {i}" for i in range(12))]
@@ -74,36 +76,36 @@ SECRETS = [None, *(f"secret {i}" for i in range(12))]
 def _extreme_purposes(cells):
     """What the hidden cases of the extreme cells must keep testing."""
     for gid in ("test_e_step_extreme", "test_log_likelihood_extreme"):
-        hidden = [c for c in spec.grade_cell(gid, cells).cases if not c.visible]
+        hidden = [c for c in A.grade_cell(gid, cells).cases if not c.visible]
         assert any(np.any((c.args[0] >= 900) & (c.args[0] <= 1100))
                    and np.any((c.args[2] >= 0.3) & (c.args[2] <= 0.7)) for c in hidden), gid
         assert any(0 < np.min(c.args[1]) <= 1e-11 for c in hidden), gid
         assert any(len(c.args[1]) == 1 and np.max(c.args[0]) >= 900 for c in hidden), gid
         assert any(np.any(c.args[2] == 0) and np.any(c.args[0] > 0) for c in hidden), gid
-    pmf = [c for c in spec.grade_cell("test_log_pmf_extreme", cells).cases if not c.visible]
+    pmf = [c for c in A.grade_cell("test_log_pmf_extreme", cells).cases if not c.visible]
     assert any(np.any(c.args[0] > 170) and np.any(c.args[0] >= 900) for c in pmf)
     assert any(np.any(c.args[1] == 0) and np.any(c.args[0] > 0) for c in pmf)
-    edge = [c for c in spec.grade_cell("test_m_step_edge", cells).cases if not c.visible]
+    edge = [c for c in A.grade_cell("test_m_step_edge", cells).cases if not c.visible]
     assert any(c.args[1].shape[1] == 1 for c in edge)
     assert any(np.all(c.args[0] == 0) for c in edge)
 
 
 def test_hidden_cases_vary_with_the_secret_and_keep_their_purpose():
-    drawn = {secret: spec.build(secret) for secret in SECRETS}
+    drawn = {secret: A.cells(secret) for secret in SECRETS}
     for cells in drawn.values():
-        assert tuple(c.grade_id for c in cells) == spec.GRADE_IDS
-        assert [c.points for c in cells] == [c.points for c in spec.SPEC]
+        assert tuple(c.grade_id for c in cells) == A.grade_ids
+        assert [c.points for c in cells] == [c.points for c in A.cells()]
         _extreme_purposes(cells)
-        for cell, public in zip(cells, spec.SPEC, strict=True):
+        for cell, public in zip(cells, A.cells(), strict=True):
             for case, fixed in zip(cell.cases, public.cases, strict=True):
                 if case.visible:  # the visible examples never change
                     assert all(np.array_equal(a, b) for a, b in zip(case.args, fixed.args,
                                                                     strict=True))
-    for gid in spec.GRADE_IDS:
-        hidden = {repr([[a.tolist() for a in c.args] for c in spec.grade_cell(gid, cells).cases
+    for gid in A.grade_ids:
+        hidden = {repr([[a.tolist() for a in c.args] for c in A.grade_cell(gid, cells).cases
                         if not c.visible]) for cells in drawn.values()}
         assert len(hidden) == len(SECRETS), f"{gid}: hidden inputs do not depend on the secret"
-    assert _inputs(spec.build("secret 3")) == _inputs(drawn["secret 3"])
+    assert _inputs(A.cells("secret 3")) == _inputs(drawn["secret 3"])
 
 
 def test_load_secret_order_and_errors(tmp_path, monkeypatch):
@@ -127,11 +129,11 @@ def test_make_kit_warns_without_a_secret(monkeypatch, tmp_path):
     monkeypatch.setattr(spec, "SECRET_FILE", tmp_path / "none")
     monkeypatch.delenv(spec.SECRET_ENV, raising=False)
     with pytest.warns(spec.NoSecretWarning, match="PUBLIC default"):
-        kit = grade.make_kit(grade.GradeConfig())
-    assert not kit.secret and _inputs(kit.cells) == _inputs(spec.SPEC)
+        kit = grade.make_kit(grade.GradeConfig(), A)
+    assert not kit.secret and _inputs(kit.cells) == _inputs(A.cells())
     monkeypatch.setenv(spec.SECRET_ENV, "s")
-    kit = grade.make_kit(grade.GradeConfig())
-    assert kit.secret and _inputs(kit.cells) == _inputs(spec.build("s")) != _inputs(spec.SPEC)
+    kit = grade.make_kit(grade.GradeConfig(), A)
+    assert kit.secret and _inputs(kit.cells) == _inputs(A.cells("s")) != _inputs(A.cells())
 
 
 def _inputs(cells):
@@ -140,7 +142,7 @@ def _inputs(cells):
 
 def test_hasselblad_counts_match_the_data_file():
     rows = list(csv.DictReader((REPO / "solutions" / "data" / "hasselblad_1969.csv").open()))
-    assert tuple(int(r["frequency"]) for r in rows) == spec.HASSELBLAD_FREQUENCIES
+    assert tuple(int(r["frequency"]) for r in rows) == cases.HASSELBLAD_FREQUENCIES
 
 
 def _brute_log_pmf(x, lam):
@@ -160,8 +162,8 @@ def _brute_logsumexp(row):
 def test_reference_values_against_independent_computations(secret):
     """solutions.poisson, as used for the expected values, against scipy and
     plain-Python formulas written here."""
-    cells = spec.build(secret)
-    expected = all_expected(cells)
+    cells = A.cells(secret)
+    expected = A.expected(cells)
     for cell in cells:
         for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
             f = cell.function
@@ -190,13 +192,13 @@ def test_reference_values_against_independent_computations(secret):
 
 @pytest.mark.parametrize("secret", [None, *(f"secret {i}" for i in range(6))])
 def test_em_reference_reaches_the_published_hasselblad_optimum(secret):
-    cells = spec.build(secret)
-    exact, mle = all_expected(cells)["test_em_hasselblad"]
+    cells = A.cells(secret)
+    exact, mle = A.expected(cells)["test_em_hasselblad"]
     assert round(mle["loglik_final"], 3) == -1989.946
     np.testing.assert_allclose(mle["pi"], [0.360, 0.640], atol=5e-4)
     np.testing.assert_allclose(mle["lam"], [1.256, 2.663], atol=5e-4)
     # ℓ(θ^0) at π = (0.3, 0.7), λ = (1, 2.5), computed here.
-    x = np.repeat(np.arange(10), spec.HASSELBLAD_FREQUENCIES)
+    x = np.repeat(np.arange(10), cases.HASSELBLAD_FREQUENCIES)
     l0 = sum(_brute_logsumexp([math.log(p) + v for p, v in zip((0.3, 0.7), row, strict=True)])
              for row in _brute_log_pmf(x, (1.0, 2.5)))
     assert exact["loglik_head"][0] == pytest.approx(l0, rel=1e-12)
@@ -211,13 +213,13 @@ def _solution_namespace(**overrides):
 
     codes = {**reference_code(), **overrides}
     ns = {"np": np, "gammaln": gammaln, "logsumexp": logsumexp}
-    for name in spec.FUNCTIONS:
+    for name in [f.name for f in A.functions]:
         exec(codes[name], ns)
     return ns
 
 
 def _verdicts(ns, cells):
-    expected = all_expected(cells)
+    expected = A.expected(cells)
     out = {}
     for cell in cells:
         ok = True
@@ -225,7 +227,7 @@ def _verdicts(ns, cells):
             try:
                 with np.errstate(all="ignore"):
                     got = ns[cell.function](*case.args, **case.kwargs)
-                cell.graded.check(got, want, **case.options)
+                A.function(cell.function).check(got, want, **case.options)
             except AssertionError:
                 ok = False
         out[cell.grade_id] = ok
@@ -239,7 +241,7 @@ def test_solutions_pass_and_naive_code_fails_the_extreme_cells(secret):
     visible case already (so ``nbgrader validate`` tells the student)."""
     from autograder_corpus.poisson_mixture.build import FLOAT32, NAIVE_E, NAIVE_LL, NAIVE_PMF
 
-    cells = spec.build(secret)
+    cells = A.cells(secret)
     assert all(_verdicts(_solution_namespace(), cells).values())
     assert all(_verdicts(_solution_namespace(**FLOAT32), cells).values())
     naive = _solution_namespace(log_poisson_pmf=NAIVE_PMF, e_step=NAIVE_E,
@@ -257,7 +259,7 @@ def test_source_notebook_is_up_to_date_with_the_spec():
     import nbformat
 
     current = SOURCE.read_text()
-    assert nbformat.writes(build_source.render(nbformat.reads(current, as_version=4))) + "\n" \
+    assert nbformat.writes(build_source.render(nbformat.reads(current, as_version=4), A)) + "\n" \
         == current, "run: python -m autograder build-source"
 
 
@@ -267,13 +269,13 @@ def test_build_source_keeps_numbers_that_differ_in_the_last_bits():
     import nbformat
 
     nb = nbformat.reads(SOURCE.read_text(), as_version=4)
-    expected = all_expected()
+    expected = A.expected()
     nudged = {gid: [_nudge(v, 1 + 2e-16) for v in values] for gid, values in expected.items()}
-    kept = build_source.render(nb, nudged)
+    kept = build_source.render(nb, A, nudged)
     assert [c.source for c in kept.cells] == [c.source for c in nb.cells]
     changed = dict(expected, test_e_step_basic=[_nudge(v, 1 + 1e-9)
                                                 for v in expected["test_e_step_basic"]])
-    rewritten = build_source.render(nb, changed)
+    rewritten = build_source.render(nb, A, changed)
     differ = [c.metadata.get("nbgrader", {}).get("grade_id")
               for c, d in zip(rewritten.cells, nb.cells, strict=True) if c.source != d.source]
     assert differ == ["test_e_step_basic"]
@@ -300,7 +302,7 @@ def test_notebook_points_match_the_spec():
               for c in nb["cells"]
               if c["metadata"].get("nbgrader", {}).get("grade")
               and not c["metadata"]["nbgrader"].get("solution")}
-    assert points == {c.grade_id: c.points for c in spec.SPEC}
+    assert points == {c.grade_id: c.points for c in A.cells()}
 
 
 def test_array_literal_round_trips_exactly():
@@ -315,7 +317,7 @@ def test_array_literal_round_trips_exactly():
 
 
 def test_checks_accept_the_reference(expected):
-    for cell in spec.SPEC:
+    for cell in A.cells():
         for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
             if cell.function == "em":
                 trace = want["loglik_head"] if want["n_iter"] else np.r_[
@@ -323,7 +325,7 @@ def test_checks_accept_the_reference(expected):
                 got = (want["pi"], want["lam"], trace)
             else:
                 got = want
-            cell.graded.check(got, want, **case.options)
+            A.function(cell.function).check(got, want, **case.options)
 
 
 def test_checks_messages_put_the_numbers_first(expected):
@@ -331,52 +333,52 @@ def test_checks_messages_put_the_numbers_first(expected):
     tau = want.copy()
     tau[0] = [0.9, 0.4]
     with pytest.raises(AssertionError) as err:
-        checks.check_e_step(tau, want)
+        pchecks.check_e_step(tau, want)
     first = str(err.value).splitlines()[0]
     assert first == "e_step: tau[0] sums to 1.3, not 1"
     assert len(first) <= 67  # nbgrader validate cuts lines at 87 characters, indent included
     with pytest.raises(AssertionError, match="shape"):
-        checks.check_e_step(tau.T, want)
+        pchecks.check_e_step(tau.T, want)
     bad = want.copy()
     bad[1, 0] = np.nan
     with pytest.raises(AssertionError, match=r"(?s)^e_step: tau\[1, 0\] is nan\n.*log-sum-exp"):
-        checks.check_e_step(bad, want)
+        pchecks.check_e_step(bad, want)
     off = want.copy()
     off[2, 1] += 1e-3
     off[2, 0] -= 1e-3
     with pytest.raises(AssertionError, match=r"^e_step: tau\[2, [01]\] is [\d.]+, expected [\d.]+\n"
                                              r"\(2 of 10 values differ"):
-        checks.check_e_step(off, want)
+        pchecks.check_e_step(off, want)
     with pytest.raises(AssertionError, match="must return the tuple \\(pi, lam\\)"):
-        checks.check_m_step(np.ones(3), expected["test_m_step_basic"][0])
+        pchecks.check_m_step(np.ones(3), expected["test_m_step_basic"][0])
     with pytest.raises(AssertionError, match="not a numeric array"):
-        checks.check_log_poisson_pmf([["a"]], np.zeros((1, 1)))
+        pchecks.check_log_poisson_pmf([["a"]], np.zeros((1, 1)))
     with pytest.raises(AssertionError, match="not a numeric array"):
-        checks.check_log_likelihood(1 + 2j, 1.0)
+        pchecks.check_log_likelihood(1 + 2j, 1.0)
     with pytest.raises(AssertionError, match="one number"):
-        checks.check_log_likelihood(np.ones(2), 1.0)
+        pchecks.check_log_likelihood(np.ones(2), 1.0)
     with pytest.raises(AssertionError, match=r"^log_likelihood is -inf, expected -5222\.6"):
-        checks.check_log_likelihood(-np.inf, expected["test_log_likelihood_extreme"][0])
+        pchecks.check_log_likelihood(-np.inf, expected["test_log_likelihood_extreme"][0])
 
 
 def test_check_log_pmf_wants_minus_infinity_exactly_where_the_reference_has_it():
     x, lam = np.array([0, 2, 1000]), np.array([0.5, 0.0])
     want = poisson_reference(x, lam)
     assert want[0, 1] == 0 and np.isneginf(want[1:, 1]).all()
-    checks.check_log_poisson_pmf(want.copy(), want)
+    pchecks.check_log_poisson_pmf(want.copy(), want)
     nan_at_zero = want.copy()
     nan_at_zero[0, 1] = np.nan  # x log λ computed as 0 * log 0
     with pytest.raises(AssertionError, match=r"(?s)^log_poisson_pmf\(x, lam\)\[0, 1\] is nan, "
                                              r"expected 0\n.*xlogy"):
-        checks.check_log_poisson_pmf(nan_at_zero, want)
+        pchecks.check_log_poisson_pmf(nan_at_zero, want)
     finite = want.copy()
     finite[1, 1] = -1e300
     with pytest.raises(AssertionError, match=r"\[1, 1\] is -1e\+300, expected -inf"):
-        checks.check_log_poisson_pmf(finite, want)
+        pchecks.check_log_poisson_pmf(finite, want)
     underflow = want.copy()
     underflow[2, 0] = -np.inf
     with pytest.raises(AssertionError, match=r"\[2, 0\] is -inf, expected -6605\.77"):
-        checks.check_log_poisson_pmf(underflow, want)
+        pchecks.check_log_poisson_pmf(underflow, want)
 
 
 def poisson_reference(x, lam):
@@ -392,40 +394,40 @@ def test_float32_results_are_judged_with_float32_tolerances(expected):
     f32 = want.astype(np.float32)
     assert checks.single_precision(f32) and checks.single_precision(f32.astype(np.float64))
     assert not checks.single_precision(want)
-    checks.check_e_step(f32.astype(np.float64), want)
+    pchecks.check_e_step(f32.astype(np.float64), want)
     noisy = (1 - 3e-5) * want + 3e-5 / want.shape[1]  # rows still sum to 1
     with pytest.raises(AssertionError, match="differ"):
-        checks.check_e_step(noisy, want)  # float64 and off by 1e-5: wrong
-    checks.check_e_step(noisy.astype(np.float32), want)  # float32: within its precision
+        pchecks.check_e_step(noisy, want)  # float64 and off by 1e-5: wrong
+    pchecks.check_e_step(noisy.astype(np.float32), want)  # float32: within its precision
     off = (0.99 * want + 0.01 / want.shape[1]).astype(np.float32)  # float32 but 1% off
     with pytest.raises(AssertionError, match="differ"):
-        checks.check_e_step(off, want)
+        pchecks.check_e_step(off, want)
     mle = expected["test_em_random"][1]
     trace = np.r_[mle["loglik_head"], mle["loglik_final"]]
     as32 = tuple(np.asarray(v, dtype=np.float32) for v in (mle["pi"], mle["lam"], trace))
-    checks.check_em(as32, mle, **spec.grade_cell("test_em_random").cases[1].options)
+    pchecks.check_em(as32, mle, **A.grade_cell("test_em_random").cases[1].options)
     short = (as32[0], as32[1], as32[2][:-1].astype(np.float32))
     with pytest.raises(AssertionError, match="did EM stop too early"):
-        checks.check_em(short, mle, **spec.grade_cell("test_em_random").cases[1].options)
+        pchecks.check_em(short, mle, **A.grade_cell("test_em_random").cases[1].options)
 
 
 def test_check_em_up_to_permutation_and_its_failures(expected):
     want = expected["test_em_random"][1]
-    options = spec.grade_cell("test_em_random").cases[1].options
+    options = A.grade_cell("test_em_random").cases[1].options
     trace = np.r_[want["loglik_head"], want["loglik_final"]]
     perm = [2, 0, 1]
-    checks.check_em((want["pi"][perm], want["lam"][perm], trace), want, **options)
+    pchecks.check_em((want["pi"][perm], want["lam"][perm], trace), want, **options)
     with pytest.raises(AssertionError, match="loglik decreases at iteration 2"):
-        checks.check_em((want["pi"], want["lam"],
+        pchecks.check_em((want["pi"], want["lam"],
                          np.r_[want["loglik_head"], want["loglik_head"][1] - 1,
                                want["loglik_final"]]), want)
     with pytest.raises(AssertionError, match="loglik\\[0\\]"):
-        checks.check_em((want["pi"], want["lam"], trace[1:]), want)
+        pchecks.check_em((want["pi"], want["lam"], trace[1:]), want)
     with pytest.raises(AssertionError, match="lam"):
-        checks.check_em((want["pi"], want["lam"] * 1.1, trace), want)
+        pchecks.check_em((want["pi"], want["lam"] * 1.1, trace), want)
     exact = expected["test_em_hasselblad"][0]
     with pytest.raises(AssertionError, match=r"^em: len\(loglik\) is 3, expected 4"):
-        checks.check_em((exact["pi"], exact["lam"], exact["loglik_head"][:3]), exact)
+        pchecks.check_em((exact["pi"], exact["lam"], exact["loglik_head"][:3]), exact)
 
 
 def test_helpers_cell_is_checks_module():
@@ -433,7 +435,7 @@ def test_helpers_cell_is_checks_module():
     helpers = next(c for c in nb["cells"]
                    if c["metadata"].get("nbgrader", {}).get("grade_id") == "test_helpers")
     text = "".join(helpers["source"])
-    for function in spec.FUNCTIONS.values():
+    for function in A.functions:
         assert inspect.getsource(function.check).strip() in text
     for name in ("normalise", "as_numeric", "single_precision"):
         assert inspect.getsource(getattr(checks, name)).strip() in text
@@ -681,18 +683,28 @@ def test_feedback_names_are_safe_and_distinct():
 
 def _result(sid, score=0, status="ok", message="<script>alert(1)</script>"):
     tests = [grade.TestResult(c.grade_id, c.function, c.title, c.points, message=message)
-             for c in spec.SPEC]
+             for c in A.cells()]
     return grade.SubmissionResult(sid, score, 15, status, tests, flags=["timeout: x"])
 
 
 def test_csv_columns_and_html_escaping():
     results = [_result("zoe", status='a "quoted", status'), _result("amy")]
-    rows = list(csv.reader(io.StringIO(report.grades_csv(results))))
-    assert rows[0] == ["student_id", "score", "max_score", "status", *spec.GRADE_IDS]
+    results[1].cells = [grade.CellLog("cell 2", "def e_step(x, pi, lam):", "ok")]
+    rows = list(csv.reader(io.StringIO(report.grades_csv(results, A))))
+    # The autograded columns first, as before; then the written answers.
+    assert rows[0][:14] == ["student_id", "score", "max_score", "status", *A.grade_ids]
+    assert rows[0][14:] == ["derivation_q", "derivation_m_step", "to_grade_by_hand"]
     assert [r[0] for r in rows[1:]] == ["amy", "zoe"]
     assert rows[2][3] == 'a "quoted", status'
-    page = report.feedback_html(results[0])
+    # amy's notebook ran: two answers to grade by hand; zoe's was not read: none.
+    assert rows[1][14:] == ["", "", "derivation_q (2 points); derivation_m_step (3 points)"]
+    assert rows[2][14:] == ["", "", ""]
+    page = report.feedback_html(results[0], A)
     assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "to grade by hand" not in page
+    page = report.feedback_html(results[1], A)
+    assert "Written answers: to grade by hand (5 points)" in page
+    assert "to grade by hand (3 points)" in page and "A Lagrange multiplier" not in page
 
 
 # --------------------------------------------------------------------------
@@ -772,19 +784,29 @@ def test_sandbox_rejects_garbage_on_the_channel(toolkit):
 
 
 def test_bad_results_are_refused_in_the_child(toolkit):
+    """The child refuses what is not numbers; the contract (a tuple (pi, lam))
+    is judged by the grader, which knows the assignment."""
     child = _child(toolkit)
     try:
         child.execute("cell 1", "import numpy as np\n"
                       "def e_step(x, pi, lam):\n    return 'tau'\n"
                       "def m_step(x, tau):\n    return np.ones(3)\n"
+                      "def em(x, pi, lam):\n    return [np.ones(2), np.ones(2), np.ones(5)]\n"
                       "class Evil:\n    def __array__(self, *a, **k):\n        raise RuntimeError('no')\n"
                       "def log_poisson_pmf(x, lam):\n    return Evil()\n", 5)
         assert child.call("e_step", [np.arange(2)] * 3, {}, 5).kind == "bad_result"
         m = child.call("m_step", [np.arange(3), np.ones((3, 1))], {}, 5)
-        assert m.kind == "bad_result" and "(pi, lam)" in m.message
+        assert m.kind == "ok" and len(m.arrays) == 1
+        graded = A.function("m_step")
+        message, _ = grade._outcome_message(graded, m, (np.ones(1), np.ones(1)),
+                                            spec.Case((), "x"), 5)
+        assert message == "m_step must return the tuple (pi, lam) (2 values), got 3 values"
+        # A list of parts of different lengths comes back as its parts.
+        em = child.call("em", [np.arange(2)] * 3, {}, 5)
+        assert em.kind == "ok" and [a.shape for a in em.arrays] == [(2,), (2,), (5,)]
         e = child.call("log_poisson_pmf", [np.arange(2), np.ones(1)], {}, 5)
         assert e.kind == "bad_result"
-        assert child.call("em", [np.arange(2)] * 3, {}, 5).message == "em is not defined"
+        assert child.call("e_stop", [np.arange(2)] * 3, {}, 5).message == "e_stop is not defined"
     finally:
         child.kill()
 
@@ -880,7 +902,7 @@ def test_submission_time_limit_and_leftover_processes(tmp_path):
     nb["cells"][position:position] = [dict(slow) for _ in range(4)]
     task = grade.Task("slow", json.dumps(nb).encode())
     config = grade.GradeConfig(timeout=5, submission_timeout=4)
-    result = grade.grade_task(task, grade.make_kit(config))
+    result = grade.grade_task(task, grade.make_kit(config, A))
     assert result.status == "submission time limit exceeded (4 s)"
     assert result.score < 15
     assert any(t.message.startswith("not run") for t in result.tests)
@@ -910,8 +932,8 @@ def test_submission_time_limit_and_leftover_processes(tmp_path):
 
 def _grade_nb(nb, config=None, secret="unit test secret", monkeypatch=None):
     config = config or grade.GradeConfig(timeout=20)
-    cells = spec.build(secret)
-    kit = grade.Kit(notebook.load_source(SOURCE), all_expected(cells), config, cells,
+    cells = A.cells(secret)
+    kit = grade.Kit(A.name, notebook.load_source(SOURCE), A.expected(cells), config, cells,
                     secret is not None)
     return grade.grade_task(grade.Task("s", json.dumps(nb).encode()), kit)
 
@@ -948,7 +970,7 @@ def test_the_stand_ins_leave_the_students_functions_in_place(toolkit):
         runner.child = child
         setup = "import numpy as np\nfrom scipy.special import gammaln\n"
         child.execute("setup", setup + reference_code()["log_poisson_pmf"] + WRONG_LL, 10)
-        kit = grade.Kit(notebook.load_source(SOURCE), {}, grade.GradeConfig(timeout=10))
+        kit = grade.Kit(A.name, notebook.load_source(SOURCE), {}, grade.GradeConfig(timeout=10), ())
         x, pi, lam = np.arange(4), np.array([0.5, 0.5]), np.array([1.0, 3.0])
 
         def mean_ll():
@@ -1006,10 +1028,10 @@ def test_writefile_helper_module_is_importable_in_the_child(toolkit):
 def _codes():
     from autograder_corpus.poisson_mixture.build import FLOAT32, reference_code, renamed_copy
 
-    mine = [reference_code()[f] for f in spec.FUNCTIONS]
+    mine = [reference_code()[f] for f in [g.name for g in A.functions]]
     return {
         "copy": mine,
-        "renamed": [renamed_copy()[f] for f in spec.FUNCTIONS],
+        "renamed": [renamed_copy()[f] for f in [g.name for g in A.functions]],
         "float32": list(FLOAT32.values()),
         "stub": ["def e_step(x, pi, lam):\n    raise NotImplementedError()\n"],
     }
@@ -1018,7 +1040,7 @@ def _codes():
 def test_similarity_sees_through_renaming_and_ignores_little_code():
     from autograder import similarity
 
-    refs = similarity.references(_source())
+    refs = similarity.references(_source(), A.solutions)
     codes = _codes()
     assert similarity.score(similarity.fingerprint(codes["renamed"]),
                             similarity.fingerprint(codes["copy"])) == 1.0
@@ -1038,7 +1060,7 @@ def test_similarity_of_solutions_module_and_deep_code():
     from autograder import similarity
 
     module = (REPO / "solutions" / "poisson.py").read_text()
-    refs = similarity.references(_source())
+    refs = similarity.references(_source(), A.solutions)
     assert similarity.score(similarity.fingerprint([module]), refs[similarity.SOLUTIONS]) == 1.0
     deep = "def f(k):\n    if k == 0:\n        return 0\n" + "".join(
         f"    elif k == {i}:\n        return {i}\n" for i in range(1, 500))

@@ -26,6 +26,9 @@ RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture
 SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
 NB = "poisson_mixture.ipynb"
 ZERO_POINTS = ["0"] * 10
+#: The written answers (empty, to grade by hand) and what to grade: nothing, unread.
+UNREAD = ["", "", ""]
+BY_HAND = ["", "", "derivation_q (2 points); derivation_m_step (3 points)"]
 
 
 def solved() -> bytes:
@@ -310,9 +313,10 @@ def test_sparse_file_end_to_end_with_small_memory(tmp_path):
     assert usage.ru_maxrss < 1024 * 1024  # KiB: under 1 GiB, for a 30 GiB file
     rows = list(csv.reader((tmp_path / "out" / "grades.csv").open()))
     assert rows[1:] == [
-        ["broken", "0", "15", "invalid notebook: not valid JSON (line 1, column 2)", *ZERO_POINTS],
+        ["broken", "0", "15", "invalid notebook: not valid JSON (line 1, column 2)", *ZERO_POINTS,
+         *UNREAD],
         ["huge", "0", "15", "not graded: the notebook is too large (30720 MiB; the limit is "
-                            "20 MiB)", *ZERO_POINTS]]
+                            "20 MiB)", *ZERO_POINTS, *UNREAD]]
 
 
 # --------------------------------------------------------------------------
@@ -447,11 +451,12 @@ def test_lms_zip_end_to_end(tmp_path):
     out = tmp_path / "out"
     rows = list(csv.reader((out / "grades.csv").open()))
     assert rows[1:] == [
-        ["a_doe", "0", "15", "no submission", *ZERO_POINTS],
-        ["j_doe", "0", "15", "invalid notebook: not valid JSON (line 1, column 2)", *ZERO_POINTS],
-        ["jdoe", "15", "15", "ok", "1", "1", "2", "2", "2", "1", "1", "1", "2", "2"],
+        ["a_doe", "0", "15", "no submission", *ZERO_POINTS, *UNREAD],
+        ["j_doe", "0", "15", "invalid notebook: not valid JSON (line 1, column 2)", *ZERO_POINTS,
+         *UNREAD],
+        ["jdoe", "15", "15", "ok", "1", "1", "2", "2", "2", "1", "1", "1", "2", "2", *BY_HAND],
         ["mallory", "0", "15", "graded 'x_jdoe_attempt_2099-12-31-23-59-59_poisson_mixture.ipynb' "
-                               "(expected poisson_mixture.ipynb)", *ZERO_POINTS],
+                               "(expected poisson_mixture.ipynb)", *ZERO_POINTS, *BY_HAND],
     ]
     flags = list(csv.reader((out / "flags.csv").open()))
     assert ["mallory", "roster: student id not on the roster"] in flags

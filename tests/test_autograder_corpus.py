@@ -1,6 +1,6 @@
 """End to end: ``python -m autograder grade`` on the corpus of submissions.
 
-The corpus (tests/autograder_corpus/build.py) holds the reference solution,
+The corpus (tests/autograder_corpus/poisson_mixture/build.py) holds the reference solution,
 the release stubs, typical mistakes, a numerically naive solution, broken
 notebooks, faults (infinite loop, ``os._exit``, an 8 GiB allocation, edited
 test cells...) and cheats, each with the exact points it must get per test,
@@ -22,13 +22,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from autograder_corpus.common import expected_row
 from autograder_corpus.poisson_mixture.build import POINTS, TIMEOUT, build, build_zip
 
-from autograder.report import feedback_name
+from autograder.assignments.poisson_mixture import ASSIGNMENT
+from autograder.report import feedback_name, grade_columns
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = ["student_id", "score", "max_score", "status", *POINTS]
+COLUMNS = ["student_id", "score", "max_score", "status", *POINTS, "derivation_q",
+           "derivation_m_step", "to_grade_by_hand"]
 CHEATS_READING_FILES = ("c04_read_source", "c05_glob", "c07_syspath")
 #: The course secret of the corpus run (the hidden inputs differ from the public ones).
 SECRET = "corpus test secret"
@@ -106,14 +109,13 @@ def _check_rows(rows: list[dict[str, str]], expected: dict) -> None:
     assert [r["student_id"] for r in rows] == sorted(expected)
     for row in rows:
         exp = expected[row["student_id"]]
-        want = {"student_id": row["student_id"], "score": str(exp.score), "max_score": "15",
-                "status": exp.status, **{k: str(v) for k, v in exp.points.items()}}
-        assert row == want, row["student_id"]
+        assert row == expected_row(ASSIGNMENT, row["student_id"], exp), row["student_id"]
 
 
 def test_every_row_is_exactly_as_expected(run):
     rows = _rows(run["out"] / "grades.csv")
-    assert list(rows[0]) == COLUMNS
+    assert list(rows[0]) == COLUMNS == list(grade_columns(ASSIGNMENT))
+    assert rows[0]["max_score"] == "15"
     _check_rows(rows, run["expected"])
 
 

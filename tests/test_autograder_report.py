@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade, report, spec
+from autograder import grade, report
+from autograder.assignments.poisson_mixture import ASSIGNMENT as A
 from autograder.collect import Skipped
 from autograder.report import OutputError, csv_text, feedback_name, html_text, write_outputs
 
@@ -102,9 +103,10 @@ def test_hostile_text_and_ids_end_to_end(tmp_path):
     rows = list(csv.reader((out / "grades.csv").open(encoding="utf-8")))
     assert rows[1:] == [
         ["'" + FORMULA_ID, "0", "15", "invalid notebook: not valid JSON (line 1, column 2)",
-         *ZERO_POINTS],
-        ["ann", "0", "15", "unknown nbgrader cell id (\ufffd)", *ZERO_POINTS],
-        [CJK_ID, "0", "15", "invalid notebook: empty file", *ZERO_POINTS],
+         *ZERO_POINTS, "", "", ""],
+        ["ann", "0", "15", "unknown nbgrader cell id (\ufffd)", *ZERO_POINTS, "", "",
+         "derivation_q (2 points); derivation_m_step (3 points)"],
+        [CJK_ID, "0", "15", "invalid notebook: empty file", *ZERO_POINTS, "", "", ""],
     ]
     assert sorted(os.listdir(out / "feedback")) == sorted(
         feedback_name(s) for s in ("ann", CJK_ID, FORMULA_ID))
@@ -128,7 +130,7 @@ def _result(sid: str, passed: int = 0, status: str = "ok") -> grade.SubmissionRe
     tests = [grade.TestResult(c.grade_id, c.function, c.title, c.points,
                               points=c.points if i < passed else 0, passed=i < passed,
                               message=f"message for {sid}")
-             for i, c in enumerate(spec.SPEC)]
+             for i, c in enumerate(A.cells())]
     return grade.SubmissionResult(sid, sum(t.points for t in tests), 15, status, tests,
                                   flags=[f"timeout: {sid}"])
 
@@ -161,7 +163,7 @@ def test_a_failure_leaves_out_as_it_was(tmp_path, monkeypatch):
     write_outputs(CLASS, out)
     before = _files(out)
 
-    def broken(results):
+    def broken(results, assignment):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(report, "summary_png", broken)
@@ -292,7 +294,7 @@ def test_copies_are_looked_for_in_the_whole_class_on_a_regrade(tmp_path):
     fingerprints travel in results.json, and stale similarity flags go."""
     from autograder import notebook, similarity
 
-    source = notebook.load_source(spec.PACKAGE / "source" / spec.ASSIGNMENT / spec.NOTEBOOK)
+    source = notebook.load_source(A.source_notebook)
     code = ["def f(a, b):\n" + "".join(f"    a = a * {i} + b[{i}] - {i}\n" for i in range(30))
             + "    return a\n"]
     other = ["def g(x):\n" + "".join(f"    x = [x, {i}, {{'k': x}}]\n" for i in range(30))

@@ -20,14 +20,14 @@ import copy
 import json
 import math
 import sys
-import textwrap
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from autograder.assignments.poisson_mixture import ASSIGNMENT
+
+from .. import common
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -36,111 +36,39 @@ SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
 
 #: Points per grade cell, from the declaration.
-POINTS = {c.grade_id: c.points for c in ASSIGNMENT.cells()}
+POINTS = common.full(ASSIGNMENT)
 #: The grade cells of each graded function.
-TESTS_OF = {f.name: tuple(c.grade_id for c in ASSIGNMENT.cells() if c.function == f.name)
-            for f in ASSIGNMENT.functions}
+TESTS_OF = common.tests_of(ASSIGNMENT)
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
 
-
-@dataclass
-class Expected:
-    """What one submission must get."""
-
-    points: dict[str, int]
-    status: str = "ok"
-    flags: set[str] = field(default_factory=set)
-
-    @property
-    def score(self) -> int:
-        return sum(self.points.values())
+Expected = common.Expected
+index_of, insert_after, fill, new_cell, dumps = (
+    common.index_of, common.insert_after, common.fill, common.new_cell, common.dumps)
+_cells_text = common.cell_text
 
 
 def full() -> dict[str, int]:
-    return dict(POINTS)
+    return common.full(ASSIGNMENT)
 
 
 def without(*functions_or_tests: str) -> dict[str, int]:
     """Full marks except for the given functions (all their tests) or tests."""
-    points = full()
-    for name in functions_or_tests:
-        for test in TESTS_OF.get(name, (name,)):
-            points[test] = 0
-    return points
-
-
-# --------------------------------------------------------------------------
-# notebooks
-
-
-def _cells_text(cell: dict) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
+    return common.without(ASSIGNMENT, *functions_or_tests)
 
 
 def release() -> dict:
-    return json.loads(RELEASE.read_text())
-
-
-def _gid(cell: dict) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def index_of(nb: dict, grade_id: str) -> int:
-    """0-based position of the cell ``grade_id``."""
-    for i, cell in enumerate(nb["cells"]):
-        if _gid(cell) == grade_id:
-            return i
-    raise KeyError(grade_id)
+    return common.release(ASSIGNMENT)
 
 
 def reference_code() -> dict[str, str]:
     """The instructor's solution of each solution cell, markers removed."""
-    nb = json.loads(SOURCE.read_text())
-    out = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell["cell_type"] == "code":
-            lines = _cells_text(cell).splitlines()
-            out[meta["grade_id"]] = "\n".join(
-                ln for ln in lines if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
-            )
-    return out
-
-
-def fill(nb: dict, codes: dict[str, str]) -> dict:
-    """Put ``codes[grade_id]`` in the solution cells named by ``grade_id``."""
-    nb = copy.deepcopy(nb)
-    for cell in nb["cells"]:
-        gid = _gid(cell)
-        if gid in codes:
-            cell["source"] = codes[gid]
-    return nb
-
-
-def new_cell(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": "student-added",
-            "metadata": {}, "outputs": [], "source": source}
-
-
-def insert_after(nb: dict, grade_id: str, source: str) -> tuple[dict, int]:
-    """A copy with a new code cell after ``grade_id``; returns its 1-based number."""
-    nb = copy.deepcopy(nb)
-    position = index_of(nb, grade_id) + 1
-    nb["cells"].insert(position, new_cell(source))
-    return nb, position + 1
+    return common.reference_code(ASSIGNMENT)
 
 
 def solved(**overrides: str) -> dict:
     """The release with the reference solution, except ``overrides``."""
-    codes = reference_code()
-    codes.update({k: textwrap.dedent(v).strip("\n") for k, v in overrides.items()})
-    return fill(release(), codes)
-
-
-def dumps(nb: dict) -> bytes:
-    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+    return common.solved(ASSIGNMENT, **overrides)
 
 
 # --------------------------------------------------------------------------
