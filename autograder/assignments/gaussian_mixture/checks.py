@@ -29,7 +29,7 @@ from autograder.checks import (
 )
 
 #: The names of the parts of a tuple result; the other functions return one value.
-GMM_OUTPUTS = {"m_step": ("pi", "mu", "cov"), "em": ("pi", "mu", "cov", "loglik")}
+OUTPUTS = {"m_step": ("pi", "mu", "cov"), "em": ("pi", "mu", "cov", "loglik")}
 
 _GMM_LOG_HINT = (
     "Compute log N(x | μ, Σ) = -d/2 log 2π - 1/2 log det Σ - 1/2 (x - μ)ᵀ Σ⁻¹ (x - μ)\n"
@@ -52,7 +52,7 @@ def gmm_read(function, result):
     """
     if function == "log_likelihood":
         return as_scalar(function, result)
-    return as_outputs(function, result, GMM_OUTPUTS.get(function, ()))
+    return as_outputs(function, result, OUTPUTS.get(function, ()))
 
 
 def check_log_gaussian_pdf(got, expected, rtol=1e-6, atol=1e-8):

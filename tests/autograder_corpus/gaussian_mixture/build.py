@@ -17,117 +17,36 @@ writes the corpus to DEST.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
-import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from autograder.assignments.gaussian_mixture import ASSIGNMENT
+from autograder_corpus import common
+from autograder_corpus.common import Expected, dumps, insert_after, release
 
-RELEASE = ASSIGNMENT.release_notebook
 SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
-
-#: Points per grade cell, from the declaration.
-POINTS = {c.grade_id: c.points for c in ASSIGNMENT.cells()}
-#: The grade cells of each graded function.
-TESTS_OF = {f.name: tuple(c.grade_id for c in ASSIGNMENT.cells() if c.function == f.name)
-            for f in ASSIGNMENT.functions}
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
 #: The grade cells that only code working in log space passes.
 EXTREME = ("test_log_pdf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme")
 
 
-@dataclass
-class Expected:
-    """What one submission must get."""
-
-    points: dict[str, int]
-    status: str = "ok"
-    flags: set[str] = field(default_factory=set)
-
-    @property
-    def score(self) -> int:
-        return sum(self.points.values())
-
-
 def full() -> dict[str, int]:
-    return dict(POINTS)
+    return common.full(ASSIGNMENT)
 
 
 def without(*functions_or_tests: str) -> dict[str, int]:
     """Full marks except for the given functions (all their tests) or tests."""
-    points = full()
-    for name in functions_or_tests:
-        for test in TESTS_OF.get(name, (name,)):
-            points[test] = 0
-    return points
-
-
-# --------------------------------------------------------------------------
-# notebooks
-
-
-def _text(cell: dict) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
-
-
-def _gid(cell: dict) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def release() -> dict:
-    return json.loads(RELEASE.read_text())
-
-
-def index_of(nb: dict, grade_id: str) -> int:
-    for i, cell in enumerate(nb["cells"]):
-        if _gid(cell) == grade_id:
-            return i
-    raise KeyError(grade_id)
-
-
-def reference_code() -> dict[str, str]:
-    """The instructor's solution of each solution code cell, markers removed."""
-    out = {}
-    for cell in json.loads(SOURCE.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and cell["cell_type"] == "code":
-            out[meta["grade_id"]] = "\n".join(
-                ln for ln in _text(cell).splitlines()
-                if ln.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-    return out
+    return common.without(ASSIGNMENT, *functions_or_tests)
 
 
 def solved(**overrides: str) -> dict:
     """The release with the instructor's solution, except ``overrides``."""
-    codes = reference_code()
-    codes.update({k: textwrap.dedent(v).strip("\n") for k, v in overrides.items()})
-    nb = release()
-    for cell in nb["cells"]:
-        if _gid(cell) in codes:
-            cell["source"] = codes[_gid(cell)]
-    return nb
-
-
-def insert_after(nb: dict, grade_id: str, source: str) -> tuple[dict, int]:
-    """A copy with a new code cell after ``grade_id``; returns its 1-based number."""
-    nb = copy.deepcopy(nb)
-    position = index_of(nb, grade_id) + 1
-    nb["cells"].insert(position, {"cell_type": "code", "execution_count": None,
-                                  "id": "student-added", "metadata": {}, "outputs": [],
-                                  "source": source})
-    return nb, position + 1
-
-
-def dumps(nb: dict) -> bytes:
-    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+    return common.solved(ASSIGNMENT, **overrides)
 
 
 def _stub(name: str, args: str) -> str:
@@ -335,9 +254,9 @@ def build(dest: Path) -> dict[str, Expected]:
         (folder / NOTEBOOK).write_bytes(dumps(nb) if isinstance(nb, dict) else nb)
         expected[sid] = exp
 
-    zero = dict.fromkeys(POINTS, 0)
+    zero = common.zero(ASSIGNMENT)
     add("a01_reference", solved(), Expected(full()))
-    add("a02_stubs", release(), Expected(zero))
+    add("a02_stubs", release(ASSIGNMENT), Expected(zero))
     add("a03_naive", solved(**NAIVE), Expected(without(*EXTREME)))
     # Each bug costs its own function's points only: the functions that call
     # the wrong one pass with the instructor's helper standing in.
