@@ -127,6 +127,13 @@ def array_literal(a: np.ndarray, indent: str = "") -> str:
     if a.ndim == 2:
         rows = ["[" + ", ".join(_number(v) for v in row) + "]" for row in a]
         return "np.array([\n" + "\n".join(f"{indent}    {r}," for r in rows) + f"\n{indent}])"
+    if a.ndim == 3:  # e.g. covariance matrices (K, d, d): one block per matrix
+        blocks = []
+        for matrix in a:
+            rows = "\n".join(f"{indent}        [" + ", ".join(_number(v) for v in row) + "],"
+                             for row in matrix)
+            blocks.append(f"{indent}    [\n{rows}\n{indent}    ],")
+        return "np.array([\n" + "\n".join(blocks) + f"\n{indent}])"
     raise ValueError(f"cannot render an array with {a.ndim} dimensions")
 
 

@@ -1,0 +1,1 @@
+"""The corpus of the assignment ``gaussian_mixture``."""
