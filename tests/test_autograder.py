@@ -873,7 +873,8 @@ def test_a_grader_error_costs_only_that_submission(tmp_path, monkeypatch):
     monkeypatch.setattr(grade, "grade_task", flaky)
     subs = [collect.Submission("a", None, problem="no notebook submitted"),
             collect.Submission("b", None, problem="no notebook submitted")]
-    results = grade.grade_submissions(subs, executor=SerialExecutor())
+    results = grade.grade_submissions(subs, executor=SerialExecutor(),
+                                      assignment="poisson_mixture")
     assert results[0].status == "no notebook submitted"
     assert results[1].status == "grader error: RuntimeError: boom"
     assert results[1].flags == ["grader: grader error: RuntimeError: boom"]

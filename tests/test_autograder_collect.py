@@ -218,15 +218,17 @@ def test_a_nested_zip_is_reported_and_never_opened(tmp_path):
 
 def test_named_regexp_is_anchored_and_validated(tmp_path):
     archive = make_zip(tmp_path / "x.zip", {f"hw3-jdoe-{NB}": b"j", f"xhw3-evil-{NB}": b"-"})
-    subs = collect_zip(archive, r"hw3-(?P<student_id>[a-z]+)-(?P<file_id>.+)")
+    # "-" before the notebook name: the assignment is not told by the names.
+    subs = collect_zip(archive, r"hw3-(?P<student_id>[a-z]+)-(?P<file_id>.+)",
+                       assignment="poisson_mixture")
     assert [s.student_id for s in subs] == ["jdoe"]
     assert load(subs[0]) == (b"j", None) and subs[0].note is None
     assert skipped(subs) == {f"xhw3-evil-{NB}": "file name matches no submission pattern "
                                                "(--named-regexp)"}
     with pytest.raises(CollectError, match=r"lacks the named group\(s\) \(\?P<file_id>\.\.\.\)"):
-        collect_zip(archive, r"(?P<student_id>.+)")
+        collect_zip(archive, r"(?P<student_id>.+)", assignment="poisson_mixture")
     with pytest.raises(CollectError, match="invalid --named-regexp"):
-        collect_zip(archive, r"(?P<student_id>")
+        collect_zip(archive, r"(?P<student_id>", assignment="poisson_mixture")
 
 
 def test_member_count_cap_and_bad_zip(tmp_path):
