@@ -109,6 +109,7 @@ class Task:
     source: FileRef | ZipRef | None = None
     flags: tuple[str, ...] = ()
     absent: bool = False
+    timestamp: str | None = None  # when it was submitted, as collected
 
     def load(self) -> tuple[bytes | None, str | None]:
         """The notebook's bytes, or None and the reason (a status)."""
@@ -160,6 +161,10 @@ class SubmissionResult:
     #: The shape of the student's own code (:func:`autograder.similarity.fingerprint`),
     #: kept with the result so that a regrade compares with the whole class.
     fingerprint: list[int] = field(default_factory=list)
+    #: When it was submitted, as collected (see :mod:`autograder.late`).
+    timestamp: str | None = None
+    #: The late policy's verdict (:func:`autograder.late.verdict`); None without a policy.
+    late: dict | None = None
 
     @property
     def points(self) -> dict[str, int]:
@@ -564,7 +569,8 @@ def make_task(sub: Submission) -> Task:
         path = Path(sub.path).absolute()
         source = FileRef(str(path.parent), (path.name,))
     return Task(sub.student_id, None, problem=sub.problem, note=sub.note, source=source,
-                flags=tuple(sub.flags), absent=sub.absent)
+                flags=tuple(sub.flags), absent=sub.absent,
+                timestamp=getattr(sub, "timestamp", None))
 
 
 # --------------------------------------------------------------------------
@@ -582,6 +588,8 @@ def grade_submissions(
     on_result: Callable[[SubmissionResult], None] | None = None,
     skipped: Iterable[Skipped] | None = None,
     replace: bool = False,
+    policy: Any = None,
+    gradebook: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission; write ``out`` (grades, flags, feedback, figure).
 
@@ -617,6 +625,12 @@ def grade_submissions(
     replace : bool
         Drop the class already in ``out``; by default its students that are
         not in ``submissions`` keep their rows and feedback.
+    policy : autograder.late.LatePolicy, optional
+        Due date and late penalty, applied to the whole class from each
+        submission's time (see :mod:`autograder.late`).
+    gradebook : str, optional
+        Database URL (or SQLite file) of an nbgrader gradebook that receives
+        the whole class (see :mod:`autograder.gradebook`).
 
     Returns
     -------
@@ -668,9 +682,13 @@ def grade_submissions(
     by_id = {t.student_id: t for t in tasks}
     for r in results:  # what collection found (roster, file names) comes first
         r.flags = _unique([*by_id[r.student_id].flags, *r.flags])
+        r.timestamp = by_id[r.student_id].timestamp
+    final = results
     if out is None:
+        from .late import apply
         from .similarity import flag_copies
 
+        apply(results, policy)
         flag_copies(results, kit.source)
     else:
         from .report import write_outputs
@@ -678,6 +696,11 @@ def grade_submissions(
         if skipped is None:
             skipped = getattr(submissions, "skipped", ())
         # Copies are looked for in the whole class, once merged with OUT's.
-        write_outputs(results, Path(out), skipped=skipped, replace=replace,
-                      absent={t.student_id for t in tasks if t.absent}, source=kit.source)
+        final = write_outputs(results, Path(out), skipped=skipped, replace=replace,
+                              absent={t.student_id for t in tasks if t.absent},
+                              source=kit.source, policy=policy)
+    if gradebook is not None:
+        from .gradebook import record
+
+        record(final, gradebook, policy=policy)
     return results

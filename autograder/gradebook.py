@@ -1,0 +1,284 @@
+"""The results in nbgrader's gradebook, for the formgrader and ``nbgrader export``.
+
+:func:`record` writes a graded class into an nbgrader gradebook
+(:class:`nbgrader.api.Gradebook`, any database SQLAlchemy reaches: an SQLite
+file, or PostgreSQL for a course shared by several graders) the way
+``nbgrader generate_assignment`` and ``nbgrader autograde`` would:
+
+* the assignment, its notebook, grade, solution and source cells: written by
+  nbgrader's own ``generate_assignment``, run on the source notebook in a
+  temporary course against this database (once; again only when the cells
+  changed), so the structure is exactly nbgrader's; the due date of the late
+  policy (:mod:`autograder.late`) becomes the assignment's ``duedate``;
+* one student row per student, and per submission a submitted assignment (with
+  its ``timestamp``), a submitted notebook, and one grade per grade cell:
+  ``auto_score`` = the points of each autograded test cell (the same numbers as
+  ``grades.csv``), the manually graded cells (nbgrader ``solution`` + ``grade``,
+  e.g. written derivations) left with ``auto_score`` None and
+  ``needs_manual_grade`` for the formgrader (0 points and nothing to grade when
+  no notebook could be read); the late penalty of the autograded score as the
+  notebook's ``late_submission_penalty``;
+* a roster student without a submission gets a student row only (nbgrader
+  export gives them 0).
+
+Grading again updates these rows (never a second row) and keeps every manual
+score a grader entered; as in nbgrader, an autograded cell that a grader
+overrode is marked for review again.
+
+The formgrader lists a submission only when the autograded notebook exists in
+its course: ``autograded/<student>/<assignment>/<notebook>.ipynb``; this
+module writes the database only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import spec
+from .late import LatePolicy, parse_time
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+class GradebookError(RuntimeError):
+    """The gradebook cannot be written (unreachable, or it disagrees with the assignment)."""
+
+
+@dataclass(frozen=True)
+class AssignmentSource:
+    """What the gradebook needs to know about one assignment.
+
+    Attributes
+    ----------
+    name : str
+        nbgrader's assignment id (the folder under ``source/``).
+    notebook : str
+        The notebook's name without ``.ipynb``.
+    course : Path
+        The nbgrader course root holding ``nbgrader_config.py`` and
+        ``source/<name>/<notebook>.ipynb``.
+    auto : dict of str to float
+        Points of each autograded grade cell, by grade id.
+    manual : dict of str to float
+        Points of each manually graded cell (nbgrader ``solution`` and ``grade``).
+    course_id : str
+        ``CourseDirectory.course_id`` of the course's configuration.
+    """
+
+    name: str
+    notebook: str
+    course: Path
+    auto: dict[str, float]
+    manual: dict[str, float]
+    course_id: str = "default_course"
+
+    @property
+    def source_notebook(self) -> Path:
+        return self.course / "source" / self.name / f"{self.notebook}.ipynb"
+
+
+def _course_id(course: Path) -> str:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    except Exception:  # no configuration: nbgrader's default
+        return "default_course"
+    return str(config.CourseDirectory.get("course_id", "") or "default_course")
+
+
+def assignment_source(name: str = spec.ASSIGNMENT, course: Path = PACKAGE,
+                      cells: Iterable[spec.GradeCell] = spec.SPEC) -> AssignmentSource:
+    """The assignment as the grader knows it: the source notebook's nbgrader
+    metadata, checked against the grade cells of the spec.
+
+    This is the one place that says where an assignment comes from (today the
+    Poisson exercise of :mod:`autograder.spec`; a registry of assignments can
+    give the same three arguments).
+
+    Raises
+    ------
+    GradebookError
+        When the notebook's autograded cells or points differ from ``cells``.
+    """
+    notebook = spec.NOTEBOOK.removesuffix(".ipynb") if name == spec.ASSIGNMENT else name
+    path = Path(course) / "source" / name / f"{notebook}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    auto, manual = {}, {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        target = manual if meta.get("solution") else auto
+        target[meta["grade_id"]] = float(meta.get("points", 0))
+    expected = {c.grade_id: float(c.points) for c in cells}
+    if auto != expected:
+        raise GradebookError(f"the autograded cells of {path} ({auto}) are not those of the "
+                             f"grader ({expected}): run python -m autograder build-source")
+    return AssignmentSource(name, notebook, Path(course), auto, manual, _course_id(Path(course)))
+
+
+def _alembic_on_path() -> None:
+    """nbgrader runs the ``alembic`` command from PATH when it creates a gradebook:
+    the one installed beside this Python (a virtual environment's ``bin``) then."""
+    here = os.path.dirname(sys.executable)
+    if shutil.which("alembic") is None and os.path.exists(os.path.join(here, "alembic")):
+        os.environ["PATH"] = os.pathsep.join([here, os.environ.get("PATH", "")])
+
+
+def db_url(target: str | os.PathLike[str]) -> str:
+    """A database URL: ``target`` itself if it is one, else an SQLite file's URL."""
+    text = os.fspath(target)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).absolute()}"
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    """nbgrader stores times as naive UTC."""
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _cells_in_db(gb, src: AssignmentSource) -> dict[str, float] | None:
+    from nbgrader.api import MissingEntry
+
+    try:
+        nb = gb.find_notebook(src.notebook, src.name)
+    except MissingEntry:
+        return None
+    return {c.name: float(c.max_score) for c in nb.grade_cells}
+
+
+def _generate(url: str, src: AssignmentSource) -> None:
+    """Run ``nbgrader generate_assignment`` against ``url`` in a temporary course."""
+    with tempfile.TemporaryDirectory(prefix="autograder-gradebook-") as tmp:
+        root = Path(tmp)
+        config = src.course / "nbgrader_config.py"
+        if config.is_file():
+            shutil.copy(config, root / "nbgrader_config.py")
+        shutil.copytree(src.course / "source" / src.name, root / "source" / src.name)
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
+                   PATH=os.pathsep.join([os.path.dirname(sys.executable),
+                                         os.environ.get("PATH", "")]))
+        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", src.name, "--force",
+               f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={url}",
+               f"--CourseDirectory.course_id={src.course_id}", "--log-level=WARN"]
+        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise GradebookError("nbgrader generate_assignment could not write the assignment "
+                                 f"into the gradebook:\n{proc.stdout}{proc.stderr}")
+
+
+def ensure_assignment(url: str, src: AssignmentSource, policy: LatePolicy | None = None) -> None:
+    """Create (or bring up to date) the assignment's structure in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    wanted = {**src.auto, **src.manual}
+    with Gradebook(url, src.course_id) as gb:
+        have = _cells_in_db(gb, src)
+    if have != wanted:
+        _generate(url, src)
+        with Gradebook(url, src.course_id) as gb:
+            have = _cells_in_db(gb, src)
+        if have != wanted:
+            raise GradebookError(f"the gradebook's grade cells of {src.name} ({have}) differ "
+                                 f"from the source notebook's ({wanted})")
+    if policy is not None:
+        with Gradebook(url, src.course_id) as gb:
+            assignment = gb.find_assignment(src.name)
+            assignment.duedate = _naive_utc(policy.due)
+            gb.db.commit()
+
+
+def check(target: str) -> None:
+    """Open the gradebook once (creating it if needed): a :class:`GradebookError` if impossible."""
+    from nbgrader.api import Gradebook
+
+    _alembic_on_path()
+    try:
+        with Gradebook(db_url(target)):
+            pass
+    except Exception as exc:
+        raise GradebookError(f"cannot open the gradebook {target}: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+NO_SUBMISSION = "no submission"  # the status of a roster student without one
+
+
+def record(results: Iterable, target: str, *, policy: LatePolicy | None = None,
+           source: AssignmentSource | None = None) -> None:
+    """Write every result (a whole class) into the gradebook at ``target``.
+
+    Parameters
+    ----------
+    results : iterable of SubmissionResult
+        The class, as :func:`autograder.report.write_outputs` returns it.
+    target : str
+        A database URL (``sqlite:///...``, ``postgresql://...``) or an SQLite file.
+    policy : LatePolicy, optional
+        Its due date becomes the assignment's ``duedate``.
+    source : AssignmentSource, optional
+        Default: :func:`assignment_source`.
+    """
+    from nbgrader.api import Gradebook
+
+    url = db_url(target)
+    src = source or assignment_source()
+    _alembic_on_path()
+    try:
+        ensure_assignment(url, src, policy)
+        with Gradebook(url, src.course_id) as gb, warnings.catch_warnings():
+            # nbgrader's add_submission builds its rows before adding them (harmless).
+            warnings.filterwarnings("ignore", message=".*not in session.*")
+            for r in results:
+                _record_one(gb, src, r, policy)
+    except GradebookError:
+        raise
+    except Exception as exc:
+        raise GradebookError(f"cannot write the gradebook {target}: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+def _record_one(gb, src: AssignmentSource, r, policy: LatePolicy | None) -> None:
+    gb.update_or_create_student(r.student_id)
+    if r.status == NO_SUBMISSION:
+        return
+    late = getattr(r, "late", None)
+    when = parse_time(r.timestamp, policy.timezone if policy else "UTC")
+    submission = gb.update_or_create_submission(src.name, r.student_id,
+                                                timestamp=_naive_utc(when))
+    notebook = next(nb for nb in submission.notebooks if nb.name == src.notebook)
+    points = r.points
+    unknown = set(points) - set(src.auto)
+    if unknown:
+        raise GradebookError(f"grade ids {sorted(unknown)} of {r.student_id!r} are not "
+                             f"autograded cells of {src.name}")
+    read = bool(r.cells)  # the notebook could be read (and its answers can be graded)
+    for grade in notebook.grades:
+        name = grade.cell.name
+        if name in src.auto:
+            grade.auto_score = float(points.get(name, 0))
+            # As nbgrader's SaveAutoGrades: a grader's override is reviewed again.
+            grade.needs_manual_grade = grade.manual_score is not None
+        elif name in src.manual:
+            if not read:
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = False if grade.manual_score is None \
+                    else grade.needs_manual_grade
+            elif grade.manual_score is None:
+                grade.auto_score = None
+                grade.needs_manual_grade = True
+    penalty = late.get("penalty", 0.0) if late else 0.0
+    notebook.late_submission_penalty = penalty if penalty > 0 else None
+    gb.db.commit()
