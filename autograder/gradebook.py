@@ -183,6 +183,7 @@ def ensure_assignment(url: str, src: AssignmentSource, policy: LatePolicy | None
     """Create (or bring up to date) the assignment's structure in the gradebook."""
     from nbgrader.api import Gradebook
 
+    _alembic_on_path()
     wanted = {**src.auto, **src.manual}
     with Gradebook(url, src.course_id) as gb:
         have = _cells_in_db(gb, src)
