@@ -85,6 +85,10 @@ def parser() -> argparse.ArgumentParser:
                    help="nbgrader gradebook that receives the class: a database URL "
                         "(sqlite:///course/gradebook.db, postgresql://user@host/db) or an "
                         "SQLite file (default: OUT/gradebook.db)")
+    g.add_argument("--course", type=Path, default=None,
+                   help="nbgrader course root: write autograded/<student>/poisson_mixture/"
+                        "poisson_mixture.ipynb there, where the formgrader looks for the "
+                        "notebooks to grade by hand (use with --db COURSE/gradebook.db)")
     g.add_argument("--policy", type=Path, default=None,
                    help="TOML file with the due date and late penalty of the assignment "
                         "(see autograder/late.py); adds submitted, late_hours, penalty, "
@@ -220,6 +224,11 @@ def _grade(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.course is not None:
+        from .gradebook import write_autograded
+
+        for problem in write_autograded(args.course, subs, results):
+            print(f"warning: no autograded notebook for {problem}", file=sys.stderr)
     elapsed = time.monotonic() - start
     flagged = len({r.student_id for r in results if r.flags})
     mean = sum(r.seconds for r in results) / max(len(results), 1)

@@ -25,15 +25,19 @@ Grading again updates these rows (never a second row) and keeps every manual
 score a grader entered; as in nbgrader, an autograded cell that a grader
 overrode is marked for review again.
 
-The formgrader lists a submission only when the autograded notebook exists in
-its course: ``autograded/<student>/<assignment>/<notebook>.ipynb``; this
-module writes the database only.
+The formgrader lists a submission for manual grading only when its
+autograded notebook exists in the course: ``autograded/<student>/<assignment>/
+<notebook>.ipynb``. :func:`write_autograded` (``--course DIR``) writes them:
+the student's notebook as ``nbgrader autograde`` would leave it (outputs
+cleared, read-only and test cells restored, the grader's verdict as each test
+cell's output). Student ids that are not safe folder names get none.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -283,3 +287,102 @@ def _record_one(gb, src: AssignmentSource, r, policy: LatePolicy | None) -> None
     penalty = late.get("penalty", 0.0) if late else 0.0
     notebook.late_submission_penalty = penalty if penalty > 0 else None
     gb.db.commit()
+
+
+# --------------------------------------------------------------------------
+# the autograded notebooks, where the formgrader looks for them
+
+#: A student id that is also a safe folder name (else no autograded notebook is written).
+_SAFE_ID = re.compile(r"[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]{0,127}")
+
+
+def autograded_notebook(data: bytes, src: AssignmentSource, result) -> dict:
+    """The notebook the formgrader shows: as ``nbgrader autograde`` leaves it.
+
+    The student's cells with their outputs cleared; read-only and test cells
+    restored from the source notebook with its nbgrader metadata (as nbgrader's
+    OverwriteCells), a grade id kept on its first cell only (DeduplicateIds);
+    each test cell shows the grader's verdict as its output; a deleted answer
+    or test cell is appended as released, so that it can be graded.
+    """
+    from .notebook import parse
+
+    source = json.loads(src.source_notebook.read_text(encoding="utf-8"))
+    release_path = src.course / "release" / src.name / f"{src.notebook}.ipynb"
+    released = json.loads(release_path.read_text(encoding="utf-8")) \
+        if release_path.is_file() else source
+    by_id = {c["metadata"]["nbgrader"]["grade_id"]: c for c in source["cells"]
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+    stubs = {c["metadata"]["nbgrader"]["grade_id"]: c for c in released["cells"]
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+    tests = {t.grade_id: t for t in result.tests}
+    nb = parse(data)
+    cells, seen = [], set()
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
+        gid = nbg.get("grade_id")
+        out = {"cell_type": cell["cell_type"], "metadata": {},
+               "source": cell.get("source", "")}
+        if isinstance(gid, str) and gid in by_id and gid not in seen:
+            seen.add(gid)
+            original = by_id[gid]
+            out["metadata"]["nbgrader"] = dict(original["metadata"]["nbgrader"])
+            if not out["metadata"]["nbgrader"].get("solution"):  # locked or test: restored
+                out["cell_type"], out["source"] = original["cell_type"], original["source"]
+        cells.append(out)
+    for gid, original in by_id.items():
+        nbg = original["metadata"]["nbgrader"]
+        if gid not in seen and (nbg.get("grade") or nbg.get("locked")):
+            cells.append({"cell_type": original["cell_type"], "metadata": {"nbgrader": nbg},
+                          "source": stubs.get(gid, original)["source"]})
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+            gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+            if gid in tests:
+                t = tests[gid]
+                verdict = "passed" if t.passed else "failed"
+                text = f"autograder: {t.points} / {t.max_points} points, {verdict}"
+                if not t.passed and t.message:
+                    text += f": {t.message}"
+                cell["outputs"] = [{"output_type": "stream", "name": "stdout",
+                                    "text": text + "\n"}]
+    return {"cells": cells, "metadata": {"kernelspec": source["metadata"].get("kernelspec", {})},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def write_autograded(course: Path, submissions: Iterable, results: Iterable,
+                     src: AssignmentSource | None = None) -> list[str]:
+    """Write ``course/autograded/<student>/<assignment>/<notebook>.ipynb`` for each
+    submission graded now; the reasons some were not written."""
+    from .grade import make_task
+
+    src = src or assignment_source()
+    by_id = {r.student_id: r for r in results}
+    problems = []
+    for sub in submissions:
+        r = by_id.get(sub.student_id)
+        if r is None or not r.cells:
+            continue
+        if not _SAFE_ID.fullmatch(sub.student_id) or sub.student_id.endswith("."):
+            problems.append(f"{sub.student_id!r}: not a safe folder name")
+            continue
+        data, problem = make_task(sub).load()
+        if data is None:
+            problems.append(f"{sub.student_id}: {problem}")
+            continue
+        try:
+            nb = autograded_notebook(data, src, r)
+        except ValueError as exc:
+            problems.append(f"{sub.student_id}: {exc}")
+            continue
+        folder = Path(course) / "autograded" / sub.student_id / src.name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{src.notebook}.ipynb"
+        tmp = path.with_suffix(".ipynb.tmp")
+        tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return problems

@@ -328,3 +328,53 @@ def test_grade_writes_the_gradebook_in_out(tmp_path):
     # Without the policy, a regrade would silently drop the penalties: refused at once.
     proc = _cli("grade", str(subs), "--out", str(out))
     assert proc.returncode == 2 and "late policy" in proc.stderr
+
+
+def test_autograded_notebooks_where_the_formgrader_looks(sqlite_template, tmp_path):
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder import collect
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(sqlite_template, course / "gradebook.db")
+    url = gradebook.db_url(course / "gradebook.db")
+    nb = _solved_release()
+    for cell in nb["cells"]:
+        gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if gid == "derivation":
+            cell["source"] = "My derivation: λ_k = Σ t_ik x_i / Σ t_ik."
+        elif gid == "test_em_random":
+            cell["source"] = "pass  # tampered"
+            cell["metadata"]["nbgrader"]["points"] = 100
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "display_data", "metadata": {},
+                                "data": {"text/html": "<script>steal()</script>"}}]
+    for sid in ("ann", "bad id"):
+        (tmp_path / "subs" / sid).mkdir(parents=True)
+        (tmp_path / "subs" / sid / "poisson_mixture.ipynb").write_text(json.dumps(nb))
+    subs = collect.find_submissions(tmp_path / "subs")
+    results = [_result("ann", 9), _result("bad id", 9)]
+    gradebook.record(results, url)
+    problems = gradebook.write_autograded(course, subs, results)
+    assert problems == ["'bad id': not a safe folder name"]
+    written = course / "autograded" / "ann" / "poisson_mixture" / "poisson_mixture.ipynb"
+    out = json.loads(written.read_text())
+    cells = {c["metadata"]["nbgrader"]["grade_id"]: c for c in out["cells"]
+             if "nbgrader" in c["metadata"]}
+    source = {c["metadata"]["nbgrader"]["grade_id"]: c for c in json.loads(SOURCE.read_text())[
+        "cells"] if "nbgrader" in c["metadata"]}
+    assert cells["derivation"]["source"] == "My derivation: λ_k = Σ t_ik x_i / Σ t_ik."
+    assert cells["test_em_random"]["source"] == source["test_em_random"]["source"]
+    assert cells["test_em_random"]["metadata"]["nbgrader"]["points"] == 2
+    assert cells["test_em_random"]["outputs"][0]["text"].startswith("autograder: 0 / 2 points")
+    assert cells["test_em_hasselblad"]["outputs"][0]["text"] == \
+        "autograder: 2 / 2 points, passed\n"
+    assert "steal()" not in written.read_text()
+    # What the formgrader's manual grading lists: ann's notebook, waiting for a grader.
+    coursedir = CourseDirectory(root=str(course))
+    coursedir.db_url = url
+    api = NbGraderAPI(coursedir=coursedir)
+    listed = api.get_notebook_submissions("poisson_mixture", "poisson_mixture")
+    assert [(s["student"], s["needs_manual_grade"]) for s in listed] == [("ann", True)]
