@@ -36,13 +36,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import notebook, sandbox, scan, similarity, spec
 from .collect import FileRef, Skipped, Submission, Unreadable, ZipRef
 from .spec import ASSIGNMENT, MAX_SCORE, NOTEBOOK
+
+if TYPE_CHECKING:
+    from .late import LatePolicy
 
 PACKAGE = Path(__file__).resolve().parent
 SOURCE_NOTEBOOK = PACKAGE / "source" / ASSIGNMENT / NOTEBOOK
@@ -588,7 +591,7 @@ def grade_submissions(
     on_result: Callable[[SubmissionResult], None] | None = None,
     skipped: Iterable[Skipped] | None = None,
     replace: bool = False,
-    policy: Any = None,
+    policy: LatePolicy | None = None,
     gradebook: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission; write ``out`` (grades, flags, feedback, figure).

@@ -52,12 +52,16 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .collect import Skipped
 from .grade import CellLog, SubmissionResult, TestResult
 from .notebook import SourceNotebook
 from .similarity import Match, flag_copies, similarity_csv
 from .spec import GRADE_IDS, MAX_SCORE, SPEC
+
+if TYPE_CHECKING:
+    from .late import LatePolicy
 
 GRADE_COLUMNS = ("student_id", "score", "max_score", "status", *GRADE_IDS)
 RESULTS_FORMAT = 1
@@ -416,7 +420,7 @@ def write_outputs(results: list[SubmissionResult], out: Path, *,
                   skipped: Iterable[Skipped] = (), replace: bool = False,
                   absent: Iterable[str] = (),
                   source: SourceNotebook | None = None,
-                  policy=None) -> list[SubmissionResult]:
+                  policy: LatePolicy | None = None) -> list[SubmissionResult]:
     """Write ``out`` in one step: this run's results merged into the class there.
 
     A student graded now replaces their old row and feedback; every other
