@@ -13,6 +13,8 @@ Examples
     python -m autograder grade export.zip --out OUT -j 4 --timeout 30
     python -m autograder grade export.zip --out OUT --roster roster.csv
     python -m autograder grade one-student/ --out OUT   # updates that student, keeps the class
+    python -m autograder grade export.zip --out OUT --policy late.toml --db sqlite:///course/gradebook.db
+    python -m autograder export --db OUT/gradebook.db --out grades-canvas.csv --format canvas
 """
 
 from __future__ import annotations
@@ -92,7 +94,65 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--secret-file", type=Path, default=None,
                    help="file holding the course secret that draws the hidden tests "
                         "(default: $AUTOGRADER_SECRET, else autograder/course_secret)")
+    g.add_argument("--db", default=None,
+                   help="nbgrader gradebook that receives the class: a database URL "
+                        "(sqlite:///course/gradebook.db, postgresql://user@host/db) or an "
+                        "SQLite file (default: OUT/gradebook.db)")
+    g.add_argument("--course", type=Path, default=None,
+                   help="nbgrader course root: write autograded/<student>/poisson_mixture/"
+                        "poisson_mixture.ipynb there, where the formgrader looks for the "
+                        "notebooks to grade by hand (use with --db COURSE/gradebook.db)")
+    g.add_argument("--policy", type=Path, default=None,
+                   help="TOML file with the due date and late penalty of the assignment "
+                        "(see autograder/late.py); adds submitted, late_hours, penalty, "
+                        "final_score to grades.csv")
+
+    e = sub.add_parser("export", help="final grades (autograded + manual, late penalty) "
+                                      "from the gradebook, for an LMS")
+    e.add_argument("--db", required=True,
+                   help="the gradebook: a database URL or an SQLite file (e.g. OUT/gradebook.db)")
+    e.add_argument("--out", type=Path, required=True, help="file to write")
+    e.add_argument("--format", choices=("csv", "canvas", "moodle"), default="csv",
+                   help="csv (one row per student and assignment), canvas (gradebook "
+                        "import) or moodle (grade import); default csv")
+    e.add_argument("--policy", type=Path, default=None,
+                   help="late policy (TOML): the penalty then applies to the manual "
+                        "points too (default: the penalty stored when grading)")
+    e.add_argument("--assignment", action="append", default=None,
+                   help="only this assignment (repeatable; default: all)")
+    e.add_argument("--canvas-id", action="append", default=[], metavar="NAME=ID",
+                   help="Canvas assignment id of an assignment (repeatable)")
+    e.add_argument("--allow-ungraded", action="store_true",
+                   help="export even while submissions still need manual grading")
     return p
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import ExportError, export
+    from .late import PolicyError, load_policies
+
+    try:
+        policies = load_policies(args.policy) if args.policy else None
+        ids = {}
+        for item in args.canvas_id:
+            name, sep, value = item.partition("=")
+            if not sep or not value.strip().isdigit():
+                raise ExportError(f"--canvas-id {item!r}: expected NAME=NUMBER")
+            ids[name.strip()] = value.strip()
+        text, grades = export(args.db, args.format, assignments=args.assignment,
+                              policies=policies, canvas_ids=ids,
+                              allow_ungraded=args.allow_ungraded)
+    except (ExportError, PolicyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # an unreachable database, a corrupt file
+        print(f"error: cannot read the gradebook {args.db}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"exported {len(grades)} grade(s) ({args.format}) to {args.out}", file=sys.stderr)
+    return 0
 
 
 def _collect(args: argparse.Namespace, out: Path):
@@ -145,10 +205,28 @@ def _grade(args: argparse.Namespace) -> int:
     config = GradeConfig(timeout=args.timeout, submission_timeout=args.submission_timeout,
                          memory_mb=args.memory, isolation=args.isolation,
                          secret_file=None if args.secret_file is None else str(args.secret_file))
+    from .gradebook import GradebookError, check
+    from .late import PolicyError, load_policy
+    from .report import OutputError, load_class
+
     start = time.monotonic()
     subs = _collect(args, out)
     if isinstance(subs, str):
         print(subs, file=sys.stderr)
+        return 2
+    # Checked before any grading: the policy (it is per assignment), a class in
+    # OUT graded with one, and a database named on the command line.
+    try:
+        policy = load_policy(args.policy, subs.assignment) if args.policy else None
+        old = load_class(out, args.replace, subs.assignment)
+        if policy is None and any(r.late for r, _ in old.values()):
+            raise PolicyError(f"{args.out} was graded with a late policy: give it again "
+                              "(--policy FILE), or --replace to grade anew")
+        db = args.db if args.db is not None else str(out / "gradebook.db")
+        if args.db is not None:
+            check(db)  # an unreachable database fails now, not after grading
+    except (PolicyError, GradebookError, OutputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         kit = get_toolkit(config)
@@ -162,13 +240,21 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         results = grade_submissions(subs, out, jobs=args.jobs, config=config,
                                     progress=args.progress, replace=args.replace,
-                                    assignment=subs.assignment)
+                                    assignment=subs.assignment, policy=policy, gradebook=db)
+    except GradebookError as exc:
+        print(f"error: the grades are in {out}, but {exc}", file=sys.stderr)
+        return 2
     except GraderSelfCheckFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.course is not None:
+        from .gradebook import write_autograded
+
+        for problem in write_autograded(args.course, subs, results, subs.assignment):
+            print(f"warning: no autograded notebook for {problem}", file=sys.stderr)
     elapsed = time.monotonic() - start
     flagged = len({r.student_id for r in results if r.flags})
     mean = sum(r.seconds for r in results) / max(len(results), 1)
@@ -177,7 +263,7 @@ def _grade(args: argparse.Namespace) -> int:
         f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
         f"{flagged} flagged for review; {hidden}.\n"
         f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'similarity.csv'}\n"
-        f"  {out / 'feedback'}/\n  {out / 'summary.png'}",
+        f"  {out / 'feedback'}/\n  {out / 'summary.png'}\n  gradebook: {db}",
         file=sys.stderr,
     )
     if subs.skipped:
@@ -209,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         from .build_source import main as build
 
         return build(args.names, check=args.check)
+    if args.command == "export":
+        return _export(args)
     return _grade(args)
 
 

@@ -231,6 +231,9 @@ class Submission:
     source: FileRef | ZipRef | None = None
     flags: tuple[str, ...] = ()
     absent: bool = False
+    #: When it was submitted, as found (zip attempt time, nbgrader's ``timestamp.txt``);
+    #: read by :mod:`autograder.late`.
+    timestamp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -442,7 +445,17 @@ def _student_folder(root: Path, sid: str, max_bytes: int,
         if p.relative_to(folder).parts != chosen:
             skipped.append(Skipped(str(p.relative_to(root)), "not the graded notebook"))
     ref = FileRef(str(root), (sid, *chosen), max_bytes)
-    return Submission(sid, folder.joinpath(*chosen), note=note, source=ref)
+    return Submission(sid, folder.joinpath(*chosen), note=note, source=ref,
+                      timestamp=_timestamp_txt(root, (sid, *chosen[:-1])))
+
+
+def _timestamp_txt(root: Path, parts: tuple[str, ...]) -> str | None:
+    """nbgrader's ``timestamp.txt`` beside the notebook (read like it, links refused)."""
+    try:
+        text = FileRef(str(root), (*parts, "timestamp.txt"), 256).read()
+        return text.decode("utf-8").strip() or None
+    except (Unreadable, UnicodeDecodeError):
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -498,6 +511,7 @@ class _Candidate:
     order: tuple
     style: str
     info: zipfile.ZipInfo = field(repr=False)
+    timestamp: str | None = None
 
 
 def _declared_entries(path: Path) -> int | None:
@@ -548,8 +562,11 @@ def _classify(info: zipfile.ZipInfo, index: int, patterns: tuple[NamePattern, ..
                                      f"({pattern.style} file name)")
         elif groups.get("order") is not None:
             order = (int(groups["order"]),)
-        return _candidate(groups["student_id"], groups["file_id"], info, index, order,
-                          pattern.style)
+        found = _candidate(groups["student_id"], groups["file_id"], info, index, order,
+                           pattern.style)
+        if isinstance(found, _Candidate):
+            found.timestamp = groups.get("timestamp")
+        return found
     return Skipped(name, "file name matches no submission pattern ("
                          + ", ".join(p.style for p in patterns) + ")")
 
@@ -620,7 +637,8 @@ def _select(sid: str, cands: list[_Candidate], archive: Path, max_bytes: int,
         flags.append("collection: the uploaded file name imitates the LMS naming "
                      f"({chosen.file_name!r})")
     ref = ZipRef(str(archive), chosen.index, chosen.member, max_bytes)
-    return Submission(sid, None, note=note, source=ref, flags=tuple(flags))
+    return Submission(sid, None, note=note, source=ref, flags=tuple(flags),
+                      timestamp=chosen.timestamp)
 
 
 def collect_zip(archive: Path, named_regexp: str | None = None, *,

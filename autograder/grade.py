@@ -36,12 +36,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import assignments, notebook, sandbox, scan, similarity, spec
 from .collect import FileRef, Skipped, Submission, Unreadable, ZipRef
+
+if TYPE_CHECKING:
+    from .late import LatePolicy
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -117,6 +120,7 @@ class Task:
     source: FileRef | ZipRef | None = None
     flags: tuple[str, ...] = ()
     absent: bool = False
+    timestamp: str | None = None  # when it was submitted, as collected
 
     def load(self) -> tuple[bytes | None, str | None]:
         """The notebook's bytes, or None and the reason (a status)."""
@@ -170,6 +174,10 @@ class SubmissionResult:
     fingerprint: list[int] = field(default_factory=list)
     #: The name of the assignment graded.
     assignment: str = ""
+    #: When it was submitted, as collected (see :mod:`autograder.late`).
+    timestamp: str | None = None
+    #: The late policy's verdict (:func:`autograder.late.verdict`); None without a policy.
+    late: dict | None = None
 
     @property
     def points(self) -> dict[str, int]:
@@ -578,7 +586,8 @@ def make_task(sub: Submission) -> Task:
         path = Path(sub.path).absolute()
         source = FileRef(str(path.parent), (path.name,))
     return Task(sub.student_id, None, problem=sub.problem, note=sub.note, source=source,
-                flags=tuple(sub.flags), absent=sub.absent)
+                flags=tuple(sub.flags), absent=sub.absent,
+                timestamp=getattr(sub, "timestamp", None))
 
 
 # --------------------------------------------------------------------------
@@ -597,6 +606,8 @@ def grade_submissions(
     skipped: Iterable[Skipped] | None = None,
     replace: bool = False,
     assignment: spec.Assignment | str | None = None,
+    policy: LatePolicy | None = None,
+    gradebook: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission of one assignment; write ``out`` (grades, flags,
     feedback, figure).
@@ -637,6 +648,12 @@ def grade_submissions(
         What the submissions are; by default ``submissions.assignment`` (a
         :class:`~autograder.collect.Collection` knows it), or the only
         registered assignment. A ``ValueError`` when it cannot be told.
+    policy : autograder.late.LatePolicy, optional
+        Due date and late penalty, applied to the whole class from each
+        submission's time (see :mod:`autograder.late`).
+    gradebook : str, optional
+        Database URL (or SQLite file) of an nbgrader gradebook that receives
+        the whole class (see :mod:`autograder.gradebook`).
 
     Returns
     -------
@@ -695,9 +712,13 @@ def grade_submissions(
     by_id = {t.student_id: t for t in tasks}
     for r in results:  # what collection found (roster, file names) comes first
         r.flags = _unique([*by_id[r.student_id].flags, *r.flags])
+        r.timestamp = by_id[r.student_id].timestamp
+    final = results
     if out is None:
+        from .late import apply
         from .similarity import flag_copies
 
+        apply(results, policy)
         flag_copies(results, kit.source, kit.declaration.solutions)
     else:
         from .report import write_outputs
@@ -705,7 +726,11 @@ def grade_submissions(
         if skipped is None:
             skipped = getattr(submissions, "skipped", ())
         # Copies are looked for in the whole class, once merged with OUT's.
-        write_outputs(results, Path(out), skipped=skipped, replace=replace,
-                      absent={t.student_id for t in tasks if t.absent}, source=kit.source,
-                      assignment=kit.declaration)
+        final = write_outputs(results, Path(out), skipped=skipped, replace=replace,
+                              absent={t.student_id for t in tasks if t.absent},
+                              source=kit.source, assignment=kit.declaration, policy=policy)
+    if gradebook is not None:
+        from .gradebook import record
+
+        record(final, gradebook, kit.declaration, policy=policy)
     return results

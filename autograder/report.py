@@ -58,12 +58,16 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .collect import Skipped
 from .grade import CellLog, SubmissionResult, TestResult
 from .notebook import SourceNotebook
 from .similarity import Match, flag_copies, similarity_csv
 from .spec import Assignment
+
+if TYPE_CHECKING:
+    from .late import LatePolicy
 
 RESULTS_FORMAT = 1
 #: The column of grades.csv listing the answers to grade by hand.
@@ -178,16 +182,21 @@ def feedback_name(student_id: str) -> str:
 
 
 def grades_csv(results: list[SubmissionResult], assignment: Assignment) -> str:
+    """One row per student; with a late policy, :data:`autograder.late.COLUMNS` follow."""
+    from . import late
+
+    policy = any(r.late for r in results)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(grade_columns(assignment))
+    writer.writerow(grade_columns(assignment) + (late.COLUMNS if policy else ()))
     for r in sorted(results, key=lambda r: r.student_id):
         points = r.points
         manual = ([""] * len(assignment.manual) + [to_grade_by_hand(r, assignment)]
                   if assignment.manual else [])
         writer.writerow([csv_text(r.student_id, CAP_ID), int(r.score), int(r.max_score),
                          csv_text(r.status),
-                         *(int(points.get(g, 0)) for g in assignment.grade_ids), *manual])
+                         *(int(points.get(g, 0)) for g in assignment.grade_ids), *manual,
+                         *(late.csv_cells(r.late) if policy else ())])
     return buf.getvalue()
 
 
@@ -236,6 +245,8 @@ def _e(text: object, limit: int = CAP_STATUS) -> str:
 
 def feedback_html(r: SubmissionResult, assignment: Assignment) -> str:
     """The feedback page of one student (everything escaped: it quotes their code)."""
+    from .late import describe
+
     problem = r.status != "ok"
     rows = []
     details = []
@@ -270,6 +281,7 @@ def feedback_html(r: SubmissionResult, assignment: Assignment) -> str:
         f'<p class="muted">Feedback for <strong>{_e(r.student_id, CAP_ID)}</strong></p>',
         f'<p class="score">Score: <strong>{r.score} / {r.max_score}</strong></p>',
         f'<p class="status{" problem" if problem else ""}">Status: {_e(r.status)}</p>',
+        *([f'<p class="status">{_e(describe(r.late))}</p>'] if r.late else []),
         "<h2>Tests</h2>",
         "<table><tr><th>test</th><th>points</th><th>result</th><th>message</th></tr>",
         *rows,
@@ -476,13 +488,17 @@ def write_outputs(results: list[SubmissionResult], out: Path, *,
                   skipped: Iterable[Skipped] = (), replace: bool = False,
                   absent: Iterable[str] = (),
                   source: SourceNotebook | None = None,
-                  assignment: Assignment | str | None = None) -> list[SubmissionResult]:
+                  assignment: Assignment | str | None = None,
+                  policy: LatePolicy | None = None) -> list[SubmissionResult]:
     """Write ``out`` in one step: this run's results merged into the class there.
 
     A student graded now replaces their old row and feedback; every other
     student of the class in ``out`` keeps theirs, byte for byte (``replace``
     drops them). A roster student ``absent`` from this run's input keeps an
-    older result if there is one. Returns the whole class, sorted by id.
+    older result if there is one. A late ``policy``
+    (:class:`autograder.late.LatePolicy`) is applied to the whole class; the
+    gradebook ``gradebook.db`` of ``out``, if any, is kept (same file).
+    Returns the whole class, sorted by id.
     """
     out = Path(out).absolute()
     assignment = which(results, assignment)
@@ -495,8 +511,12 @@ def write_outputs(results: list[SubmissionResult], out: Path, *,
         merged[r.student_id] = (r, None)
     ids = sorted(merged)
     final = [merged[i][0] for i in ids]
+    from .late import apply
+
+    stale = apply(final, policy)  # their old feedback pages show another verdict
     matches = flag_copies(final, source, assignment.solutions) if source is not None else []
-    publish(out, render(final, skipped, {i: merged[i][1] for i in ids}, matches, assignment))
+    pages = {i: None if i in stale else merged[i][1] for i in ids}
+    publish(out, render(final, skipped, pages, matches, assignment), keep=KEEP)
     return final
 
 
@@ -534,7 +554,22 @@ def _fill(folder: Path, files: dict[str, bytes]) -> None:
     os.chmod(folder, 0o755)
 
 
-def publish(out: Path, files: dict[str, bytes]) -> None:
+#: Files of OUT that a new run keeps as they are (the same file, hard-linked):
+#: the default nbgrader gradebook, which instructors write to by hand.
+KEEP = ("gradebook.db", "gradebook.db-journal", "gradebook.db-wal")
+
+
+def _carry(out: Path, staging: Path, keep: tuple[str, ...]) -> None:
+    for name in keep:
+        old = out / name
+        if old.is_file() and not old.is_symlink() and not (staging / name).exists():
+            try:
+                os.link(old, staging / name)  # same inode: writers keep writing to it
+            except OSError:
+                shutil.copy2(old, staging / name)
+
+
+def publish(out: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
     """Make ``out`` hold exactly ``files``, replacing it in one step.
 
     The files are written to a hidden staging folder beside ``out``, which
@@ -544,24 +579,27 @@ def publish(out: Path, files: dict[str, bytes]) -> None:
     and its target replaced. A mount point cannot be renamed, nor can a folder
     whose parent is not writable: then the contents are swapped inside it
     (old entries moved aside first, new ones moved in, ``grades.csv`` last),
-    which is as close to atomic as such a folder allows.
+    which is as close to atomic as such a folder allows. The files named in
+    ``keep`` that ``out`` holds are carried over as they are.
     """
     out = Path(out)
     if out.is_symlink():
         out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and os.path.ismount(out):
-        _publish_inside(out, files)
+        _publish_inside(out, files, keep)
         return
     try:
         staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     except OSError:
         if out.is_dir():
-            _publish_inside(out, files)
+            _publish_inside(out, files, keep)
             return
         raise
     try:
         _fill(staging, files)
+        if out.is_dir():
+            _carry(out, staging, keep)
         if not out.exists():
             os.rename(staging, out)
             return
@@ -577,13 +615,13 @@ def publish(out: Path, files: dict[str, bytes]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish_inside(out: Path, files: dict[str, bytes]) -> None:
+def _publish_inside(out: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
     trash = Path(tempfile.mkdtemp(dir=out, prefix=".old-"))
     try:
         _fill(staging, files)
         for entry in sorted(out.iterdir()):
-            if entry not in (staging, trash):
+            if entry not in (staging, trash) and entry.name not in keep:
                 os.rename(entry, trash / entry.name)
         names = sorted(p.name for p in staging.iterdir())
         names.sort(key=lambda n: n == "grades.csv")  # the grades appear last
