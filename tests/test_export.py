@@ -39,18 +39,19 @@ def _result(sid: str, passed: int, timestamp: str | None) -> grade.SubmissionRes
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """The course, its derivation worth 3 points; and a gradebook holding its assignment."""
+    """The course, its written answers worth 3 points (derivation_m_step; the others
+    0); and a gradebook holding its assignment."""
     root = tmp_path_factory.mktemp("course")
     shutil.copy(COURSE / "nbgrader_config.py", root)
     shutil.copytree(COURSE / "source", root / "source")
     path = root / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "derivation":
-            cell["metadata"]["nbgrader"]["points"] = 3
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "derivation_q":
+            cell["metadata"]["nbgrader"]["points"] = 0
     path.write_text(json.dumps(nb))
     src = gradebook.assignment_source(POISSON, course=root)
-    assert src.manual["derivation"] == 3.0
+    assert src.manual["derivation_m_step"] == 3.0 and sum(src.manual.values()) == 3.0
     template = root / "template.db"
     gradebook.ensure_assignment(gradebook.db_url(template), src)
     return src, template
@@ -77,6 +78,9 @@ def db(course, tmp_path):
     return path
 
 
+src_manual = ("derivation_q", "derivation_m_step", "horse_kicks_answer")
+
+
 def _grade_by_hand(path: Path, scores: dict[str, float]) -> None:
     """What a grader does in the formgrader: a manual score for each derivation."""
     from nbgrader.api import Gradebook
@@ -85,8 +89,8 @@ def _grade_by_hand(path: Path, scores: dict[str, float]) -> None:
         for sid, score in scores.items():
             nb = gb.find_submission_notebook("poisson_mixture", "poisson_mixture", sid)
             for g in nb.grades:
-                if g.name in ("derivation", "horse_kicks_answer"):
-                    g.manual_score = score if g.name == "derivation" else 0.0
+                if g.name in src_manual:
+                    g.manual_score = score if g.name == "derivation_m_step" else 0.0
                     g.needs_manual_grade = False
         gb.db.commit()
 

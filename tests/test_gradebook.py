@@ -28,10 +28,12 @@ POISSON = get("poisson_mixture")
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "autograder" / "source" / "poisson_mixture" / "poisson_mixture.ipynb"
 RELEASE = REPO / "autograder" / "release" / "poisson_mixture" / "poisson_mixture.ipynb"
-MANUAL = {c["metadata"]["nbgrader"]["grade_id"]
-          for c in json.loads(SOURCE.read_text())["cells"]
-          if c["metadata"].get("nbgrader", {}).get("grade")
-          and c["metadata"]["nbgrader"].get("solution")}
+#: The written answers (nbgrader "solution" + "grade" cells) and their points.
+MANUAL_POINTS = {c["metadata"]["nbgrader"]["grade_id"]: float(c["metadata"]["nbgrader"]["points"])
+                 for c in json.loads(SOURCE.read_text())["cells"]
+                 if c["metadata"].get("nbgrader", {}).get("grade")
+                 and c["metadata"]["nbgrader"].get("solution")}
+MANUAL = set(MANUAL_POINTS)
 
 
 def _result(sid: str, passed: int, timestamp: str | None = None, status: str = "ok",
@@ -137,7 +139,7 @@ def _nbgrader_export(url: str, tmp_path: Path) -> dict[str, dict[str, str]]:
 
 
 def _grades_csv(results) -> dict[str, dict[str, str]]:
-    return {r["student_id"]: r for r in csv.DictReader(report.grades_csv(results).splitlines())}
+    return {r["student_id"]: r for r in csv.DictReader(report.grades_csv(results, POISSON).splitlines())}
 
 
 def _counts(url: str) -> tuple[int, ...]:
@@ -181,7 +183,7 @@ def test_the_structure_is_nbgraders(sqlite_template):
         solutions = {c.name for c in nb.solution_cells}
         assert gb.find_assignment("poisson_mixture").course_id == "em-mixtures"
     assert cells == {**{c.grade_id: (c.points, "code") for c in POISSON.cells()},
-                     **{m: (0.0, "markdown") for m in MANUAL}}
+                     **{m: (p, "markdown") for m, p in MANUAL_POINTS.items()}}
     assert {"log_poisson_pmf", "e_step", "m_step", "log_likelihood", "em"} | MANUAL <= solutions
 
 
@@ -195,7 +197,9 @@ def test_scores_equal_grades_csv(url, tmp_path):
     for sid, row in expected.items():
         assert float(exported[sid]["raw_score"]) == pytest.approx(float(row["score"])), sid
         assert float(exported[sid]["score"]) == pytest.approx(float(row["score"])), sid
-        assert float(exported[sid]["max_score"]) == pytest.approx(15.0)
+        # nbgrader's maximum counts the written answers too (graded by hand).
+        assert float(exported[sid]["max_score"]) == pytest.approx(
+            POISSON.max_score + sum(MANUAL_POINTS.values()))
     assert exported["ann"]["timestamp"] == "2026-03-01 10:00:00"  # UTC (no policy: UTC)
     assert exported["dan"]["timestamp"] == ""  # no submission: no submitted assignment
     with Gradebook(url) as gb:
@@ -346,7 +350,7 @@ def test_autograded_notebooks_where_the_formgrader_looks(sqlite_template, tmp_pa
     nb = _solved_release()
     for cell in nb["cells"]:
         gid = cell["metadata"].get("nbgrader", {}).get("grade_id")
-        if gid == "derivation":
+        if gid == "derivation_m_step":
             cell["source"] = "My derivation: λ_k = Σ t_ik x_i / Σ t_ik."
         elif gid == "test_em_random":
             cell["source"] = "pass  # tampered"
@@ -368,7 +372,7 @@ def test_autograded_notebooks_where_the_formgrader_looks(sqlite_template, tmp_pa
              if "nbgrader" in c["metadata"]}
     source = {c["metadata"]["nbgrader"]["grade_id"]: c for c in json.loads(SOURCE.read_text())[
         "cells"] if "nbgrader" in c["metadata"]}
-    assert cells["derivation"]["source"] == "My derivation: λ_k = Σ t_ik x_i / Σ t_ik."
+    assert cells["derivation_m_step"]["source"] == "My derivation: λ_k = Σ t_ik x_i / Σ t_ik."
     assert cells["test_em_random"]["source"] == source["test_em_random"]["source"]
     assert cells["test_em_random"]["metadata"]["nbgrader"]["points"] == 2
     assert cells["test_em_random"]["outputs"][0]["text"].startswith("autograder: 0 / 2 points")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -17,6 +18,8 @@ from autograder import collect, grade, late, report
 from autograder.assignments import get
 
 POISSON = get("poisson_mixture")
+# Several assignments are registered: these outputs are Poisson's.
+write_outputs = functools.partial(report.write_outputs, assignment=POISSON)
 
 DUE = datetime(2026, 3, 1, 23, 59, tzinfo=ZoneInfo("Europe/Paris"))
 
@@ -151,9 +154,9 @@ def test_grades_csv_feedback_and_regrade(tmp_path):
     results = [_result("ann", 10, "2026-03-01-20-00-00"),   # on time
                _result("ben", 10, "2026-03-03-01-00-00"),   # 2 started days late
                _result("cat", 4, None)]                     # time unknown
-    report.write_outputs(results, out, policy=policy)
+    write_outputs(results, out, policy=policy)
     rows = list(csv.reader(io.StringIO((out / "grades.csv").read_text())))
-    assert rows[0] == [*report.GRADE_COLUMNS, "submitted", "late_hours", "penalty",
+    assert rows[0] == [*report.grade_columns(POISSON), "submitted", "late_hours", "penalty",
                        "final_score"]
     by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert by_id["ann"]["score"] == "15" and by_id["ann"]["penalty"] == "0"
@@ -167,20 +170,20 @@ def test_grades_csv_feedback_and_regrade(tmp_path):
     assert "late penalty 3 points (20%), final score 12" in page
     # Regrading one student without the policy would drop everyone's penalty: refused.
     with pytest.raises(ValueError, match="late policy"):
-        report.write_outputs([_result("dan", 3, None)], out)
+        write_outputs([_result("dan", 3, None)], out)
     # A later due date: every page and row follows.
     later = late.policy_from_table("poisson_mixture", {"due": "2026-03-05T00:00:00Z",
                                                        "penalty_per_day": 0.1})
-    report.write_outputs([_result("dan", 3, "2026-03-02-00-00-00")], out, policy=later)
+    write_outputs([_result("dan", 3, "2026-03-02-00-00-00")], out, policy=later)
     assert "late penalty" not in (out / "feedback" / "ben.html").read_text()
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [r["final_score"] for r in rows] == ["15", "15", "6", "4"]
 
 
 def test_without_a_policy_grades_csv_is_unchanged(tmp_path):
-    report.write_outputs([_result("ann", 2, "2026-03-01-20-00-00")], tmp_path / "out")
+    write_outputs([_result("ann", 2, "2026-03-01-20-00-00")], tmp_path / "out")
     header = (tmp_path / "out" / "grades.csv").read_text().splitlines()[0]
-    assert header == ",".join(report.GRADE_COLUMNS)
+    assert header == ",".join(report.grade_columns(POISSON))
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +227,7 @@ def test_an_oversized_timestamp_file_is_ignored(tmp_path):
 
 def test_results_keep_the_time_between_runs(tmp_path):
     out = tmp_path / "out"
-    report.write_outputs([_result("ann", 2, "2026-03-01-20-00-00")], out, policy=_policy())
+    write_outputs([_result("ann", 2, "2026-03-01-20-00-00")], out, policy=_policy())
     (old, _page), = report.load_class(out).values()
     assert old.timestamp == "2026-03-01-20-00-00" and old.late["penalty"] == 0
     assert Path(out / "results.json").read_text().count("2026-03-01T19:00:00Z") == 1
