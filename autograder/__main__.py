@@ -51,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--out", type=Path, required=True, help="output folder")
     g.add_argument("-j", "--jobs", type=_positive(int), default=None,
                    help="parallel workers (default: number of cores)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="grade on a Dask distributed cluster: the scheduler's address, e.g. "
+                        "tcp://host:8786 (every worker sandboxes and self-checks itself; "
+                        "-j is then ignored)")
     g.add_argument("--timeout", type=_positive(float), default=30.0,
                    help="seconds per cell and per function call (default 30)")
     g.add_argument("--submission-timeout", type=_positive(float), default=300.0,
@@ -127,30 +131,46 @@ def _grade(args: argparse.Namespace) -> int:
     if isinstance(subs, str):
         print(subs, file=sys.stderr)
         return 2
+    executor = None
     try:
-        kit = get_toolkit(config)
+        if args.scheduler:
+            from .distributed import DaskGrader
+
+            executor = DaskGrader(args.scheduler)
+        else:
+            kit = get_toolkit(config)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if kit.isolation == "none":
+    except OSError as exc:  # the scheduler cannot be reached
+        print(f"error: Dask scheduler {args.scheduler}: {exc}", file=sys.stderr)
+        return 2
+    if executor is None and kit.isolation == "none":
         print("warning: isolation 'none' (as asked): student code runs with resource limits "
               "only and could read any file its user can read (see autograder/sandbox.py)",
               file=sys.stderr)
     try:
         results = grade_submissions(subs, out, jobs=args.jobs, config=config,
-                                    progress=args.progress, replace=args.replace)
+                                    progress=args.progress, replace=args.replace,
+                                    executor=executor)
     except GraderSelfCheckFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if executor is not None:
+            isolation = executor.isolation
+            executor.shutdown()
+    if executor is None:
+        isolation = kit.isolation
     elapsed = time.monotonic() - start
     flagged = len({r.student_id for r in results if r.flags})
     mean = sum(r.seconds for r in results) / max(len(results), 1)
     print(
         f"graded {len(results)} submissions in {elapsed:.1f} s "
-        f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
+        f"({mean:.2f} s each on average, isolation: {isolation}); "
         f"{flagged} flagged for review; {hidden}.\n"
         f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'similarity.csv'}\n"
         f"  {out / 'feedback'}/\n  {out / 'summary.png'}",
