@@ -60,11 +60,14 @@ class WorkerCannotGrade(sandbox.SandboxError):
 
 
 def package_digest() -> str:
-    """SHA-256 of the ``autograder`` package's Python files and source notebook."""
+    """SHA-256 of the ``autograder`` package's Python files and source notebook
+    (what decides a grade on a worker)."""
     h = hashlib.sha256()
-    files = sorted(grade.PACKAGE.glob("*.py")) + [grade.SOURCE_NOTEBOOK]
+    files = [*sorted(p for p in grade.PACKAGE.rglob("*.py") if "__pycache__" not in p.parts),
+             grade.SOURCE_NOTEBOOK]
     for path in files:
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        name = path.relative_to(grade.PACKAGE).as_posix()
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
