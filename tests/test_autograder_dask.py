@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from autograder_corpus.build import POINTS, build
 
-from autograder import collect, grade, sandbox
+from autograder import cgroups, collect, grade
 from autograder import distributed as dist
 
 distributed = pytest.importorskip("distributed")
@@ -115,7 +115,10 @@ def test_a_killed_worker_loses_no_submission_and_counts_none_twice(corpus, tmp_p
 
 
 def _break_sandbox() -> int:
-    sandbox.UNSHARE = "/nonexistent/unshare"  # this worker process can no longer sandbox
+    def no_cgroup():
+        raise cgroups.CgroupError("no usable cgroup (broken by the test)")
+
+    cgroups.find_hierarchy = no_cgroup  # this worker process can no longer sandbox
     return os.getpid()
 
 
