@@ -302,7 +302,7 @@ def run(cfg: Config) -> list[Row]:
 def synthetic_class(corpus: Path, dest: Path, n: int) -> dict[str, int]:
     """``n`` submissions copied from ``corpus`` in the proportions of
     ``SYNTHETIC_MIX`` (cycling through each kind's notebooks); the count per kind."""
-    counts = {kind: max(1, round(share * n)) for kind, (share, _) in SYNTHETIC_MIX.items()}
+    counts = {kind: round(share * n) for kind, (share, _) in SYNTHETIC_MIX.items()}
     counts["correct"] += n - sum(counts.values())
     i = 0
     for kind, (_, sources) in SYNTHETIC_MIX.items():
