@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
                         "names; see python -m autograder list)")
     g.add_argument("-j", "--jobs", type=_positive(int), default=None,
                    help="parallel workers (default: number of cores)")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="grade on a Dask distributed cluster: the scheduler's address, e.g. "
+                        "tcp://host:8786 (every worker sandboxes and self-checks itself; "
+                        "-j is then ignored)")
     g.add_argument("--timeout", type=_positive(float), default=30.0,
                    help="seconds per cell and per function call (default 30)")
     g.add_argument("--submission-timeout", type=_positive(float), default=300.0,
@@ -228,19 +232,29 @@ def _grade(args: argparse.Namespace) -> int:
     except (PolicyError, GradebookError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    executor = None
     try:
-        kit = get_toolkit(config)
+        if args.scheduler:
+            from .distributed import DaskGrader
+
+            executor = DaskGrader(args.scheduler)
+        else:
+            kit = get_toolkit(config)
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if kit.isolation == "none":
+    except OSError as exc:  # the scheduler cannot be reached
+        print(f"error: Dask scheduler {args.scheduler}: {exc}", file=sys.stderr)
+        return 2
+    if executor is None and kit.isolation == "none":
         print("warning: isolation 'none' (as asked): student code runs with resource limits "
               "only and could read any file its user can read (see autograder/sandbox.py)",
               file=sys.stderr)
     try:
         results = grade_submissions(subs, out, jobs=args.jobs, config=config,
                                     progress=args.progress, replace=args.replace,
-                                    assignment=subs.assignment, policy=policy, gradebook=db)
+                                    assignment=subs.assignment, policy=policy, gradebook=db,
+                                    executor=executor)
     except GradebookError as exc:
         print(f"error: the grades are in {out}, but {exc}", file=sys.stderr)
         return 2
@@ -250,6 +264,12 @@ def _grade(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if executor is not None:
+            isolation = executor.isolation
+            executor.shutdown()
+    if executor is None:
+        isolation = kit.isolation
     if args.course is not None:
         from .gradebook import write_autograded
 
@@ -260,7 +280,7 @@ def _grade(args: argparse.Namespace) -> int:
     mean = sum(r.seconds for r in results) / max(len(results), 1)
     print(
         f"graded {len(results)} submissions of {subs.assignment} in {elapsed:.1f} s "
-        f"({mean:.2f} s each on average, isolation: {kit.isolation}); "
+        f"({mean:.2f} s each on average, isolation: {isolation}); "
         f"{flagged} flagged for review; {hidden}.\n"
         f"  {out / 'grades.csv'}\n  {out / 'flags.csv'}\n  {out / 'similarity.csv'}\n"
         f"  {out / 'feedback'}/\n  {out / 'summary.png'}\n  gradebook: {db}",

@@ -84,7 +84,8 @@ def npy_bytes(arrays):
 def encode(header, arrays=(), npy=None):
     """Frames of one message: the JSON header, then each array as ``.npy``
     (``npy``: the arrays already as :func:`npy_bytes`)."""
-    npy = npy_bytes(arrays) if npy is None else npy
+    if npy is None:  # no numpy needed for a message without arrays
+        npy = npy_bytes(arrays) if len(arrays) else []
     frames = [json.dumps(dict(header, arrays=len(npy))).encode(), *npy]
     return b"".join(LENGTH.pack(len(f)) + f for f in frames)
 
@@ -278,7 +279,7 @@ def set_limits(cfg):
                 raise
             resource.setrlimit(which, (hard, hard))
 
-    limit(resource.RLIMIT_AS, cfg["memory_mb"] << 20)
+    limit(resource.RLIMIT_AS, (cfg["memory_mb"] << 20) + int(cfg.get("as_extra", 0)))
     limit(resource.RLIMIT_CPU, cfg["cpu_s"])
     limit(resource.RLIMIT_CORE, 0)
     limit(resource.RLIMIT_FSIZE, 64 << 20)
@@ -498,42 +499,62 @@ def _load_checks(path):
     return module
 
 
-def main():
-    sys.dont_write_bytecode = True
-    cfg = json.loads(sys.argv[1])
-    fd_in, fd_out = os.dup(0), os.dup(1)
-    stage = "start"
-    try:
-        stage = "loading the checks"
-        checks = _load_checks(cfg["checks"])
-        mpl_files = {}
-        for name in cfg.get("mpl_cache", []):
-            with open(name, "rb") as f:
-                mpl_files[os.path.basename(name)] = f.read()
-        if cfg["jail"]:
-            stage = "building the jail"
-            enter_jail(cfg)
-        else:
-            os.chdir(cfg["workdir"])
-        home = os.environ.get("MPLCONFIGDIR")
-        if home and mpl_files:
-            os.makedirs(home, exist_ok=True)
-            for name, data in mpl_files.items():
-                with open(os.path.join(home, name), "wb") as f:
-                    f.write(data)
-            if cfg.get("uid") is not None and os.getuid() == 0:
-                for path in [home, *(os.path.join(home, n) for n in mpl_files)]:
-                    os.chown(path, cfg["uid"], cfg["gid"])
-        stage = "importing numpy"
-        import numpy  # noqa: F401 - the student's code needs it; fail here, not there
+def _read_mpl_cache(cfg):
+    files = {}
+    for name in cfg.get("mpl_cache", []):
+        with open(name, "rb") as f:
+            files[os.path.basename(name)] = f.read()
+    return files
 
-        stage = "setting resource limits"
-        set_limits(cfg)
-        stage = "dropping privileges"
-        drop_privileges(cfg)
+
+def forget_unreachable_modules(keep):
+    """Drop the imported modules whose files the jail lacks, except those in
+    ``keep`` (what a freshly started driver has imported before its jail):
+    the template's preloaded modules are then exactly as importable as in a
+    fresh driver."""
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name not in keep and path and not os.path.exists(path):
+            del sys.modules[name]
+
+
+def confine(cfg, mpl_files, stage, keep_modules=None):
+    """Everything between "started" and "ready to run student code": the
+    jail (or the working directory), matplotlib's font cache, numpy, the
+    resource limits and the privileges. ``stage[0]`` names the current step;
+    ``keep_modules``: in a template's fork, see :func:`forget_unreachable_modules`."""
+    if cfg["jail"]:
+        stage[0] = "building the jail"
+        enter_jail(cfg)
+        if keep_modules is not None:
+            forget_unreachable_modules(keep_modules)
+    else:
+        os.chdir(cfg["workdir"])
+    home = os.environ.get("MPLCONFIGDIR")
+    if home and mpl_files:
+        os.makedirs(home, exist_ok=True)
+        for name, data in mpl_files.items():
+            with open(os.path.join(home, name), "wb") as f:
+                f.write(data)
+        if cfg.get("uid") is not None and os.getuid() == 0:
+            for path in [home, *(os.path.join(home, n) for n in mpl_files)]:
+                os.chown(path, cfg["uid"], cfg["gid"])
+    stage[0] = "importing numpy"
+    import numpy  # noqa: F401 - the student's code needs it; fail here, not there
+
+    stage[0] = "setting resource limits"
+    set_limits(cfg)
+    stage[0] = "dropping privileges"
+    drop_privileges(cfg)
+
+
+def _run(cfg, fd_in, fd_out, checks, mpl_files, stage, keep_modules=None):
+    """Confine this process, then serve the grader's requests; never returns."""
+    try:
+        confine(cfg, mpl_files, stage, keep_modules)
     except BaseException as exc:
         _write_all(fd_out, encode({"status": "setup_error",
-                                   "message": f"{stage}: {type(exc).__name__}: {exc}"}))
+                                   "message": f"{stage[0]}: {type(exc).__name__}: {exc}"}))
         os._exit(3)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -542,6 +563,178 @@ def main():
     driver.send({"status": "ready", "uid": os.getuid(), "jail": bool(cfg["jail"])})
     driver.serve()
     os._exit(0)
+
+
+def main():
+    sys.dont_write_bytecode = True
+    cfg = json.loads(sys.argv[1])
+    if cfg.get("template"):
+        from_template(cfg)
+        return
+    fd_in, fd_out = os.dup(0), os.dup(1)
+    stage = ["start"]
+    try:
+        stage[0] = "loading the checks"
+        checks = _load_checks(cfg["checks"])
+        mpl_files = _read_mpl_cache(cfg)
+    except BaseException as exc:
+        _write_all(fd_out, encode({"status": "setup_error",
+                                   "message": f"{stage[0]}: {type(exc).__name__}: {exc}"}))
+        os._exit(3)
+    _run(cfg, fd_in, fd_out, checks, mpl_files, stage)
+
+
+# --------------------------------------------------------------------------
+# the template (fork server)
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWPID = 0x20000, 0x8000000, 0x40000000, 0x20000000
+PR_SET_CHILD_SUBREAPER = 36
+#: What the template imports once, so that no submission pays for it.
+PRELOAD = ("numpy", "scipy.special", "matplotlib.pyplot")
+STATUS = struct.Struct("!i")
+
+
+def _vm_size():
+    """This process's address space, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) << 10
+    return 0
+
+
+def _threads():
+    return len(os.listdir("/proc/self/task"))
+
+
+def from_template(cfg):
+    """The template: import what every submission imports, then fork one
+    sandbox per request; never run student code itself.
+
+    Requests come over the socket on fd 0: a JSON configuration (that of
+    :func:`main`, plus ``procs``, the cgroup files to join, and ``env``) with
+    three descriptors: the child's input and output pipes and a status pipe,
+    on which the child's supervisor writes the wait status of the sandboxed
+    process when it ends. The reply is ``{"pid": supervisor}``.
+    """
+    import signal
+    import socket
+
+    sock = socket.socket(fileno=os.dup(0))
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    try:
+        checks = _load_checks(cfg["checks"])
+        mpl_files = _read_mpl_cache(cfg)
+        import importlib
+
+        import numpy  # noqa: F401 - the baseline of a fresh child
+
+        fresh = frozenset(sys.modules)  # what a fresh driver has before its jail
+        baseline = _vm_size()
+        for name in PRELOAD:
+            importlib.import_module(name)
+        # What the preloaded modules add to the address space is not the
+        # student's: RLIMIT_AS grows by it (the cgroup caps real memory).
+        as_extra = max(0, _vm_size() - baseline)
+        import gc
+
+        # The preloaded objects move to a generation the collector never
+        # scans: a sandbox's collections do not copy the template's pages.
+        gc.collect()
+        gc.freeze()
+        _, libc = _libc()
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        # Supervisors are reaped by the kernel: the grader learns how the
+        # sandbox ended from its status pipe.
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        if _threads() != 1:
+            raise RuntimeError(f"the template has {_threads()} threads; it must have one "
+                               "to fork safely (OPENBLAS_NUM_THREADS=1?)")
+    except BaseException as exc:
+        sock.sendall(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        os._exit(3)
+    sock.sendall(json.dumps({"ready": True}).encode())
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, MAX_HEADER, 3)
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)
+        if len(fds) != 3 or _threads() != 1:
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(json.dumps({"error": "bad request or threads"}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _supervise(dict(json.loads(msg), as_extra=as_extra), fds, checks, mpl_files, fresh)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(json.dumps({"pid": pid}).encode())
+
+
+def _supervise(cfg, fds, checks, mpl_files, fresh):
+    """In the template's fork: join the cgroup, enter new namespaces, fork
+    the sandboxed process (PID 1 of its namespace), report how it ended."""
+    import signal
+
+    fd_in, fd_out, fd_status = fds
+    stage = ["joining the cgroup"]
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        for path in cfg["procs"]:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+        # Nothing of the template stays open but the three pipes.
+        keep = sorted(fds)
+        low = 3
+        for fd in keep:
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 1 << 16)
+        os.environ.clear()
+        os.environ.update(cfg["env"])
+        stage[0] = "entering namespaces"
+        ctypes, libc = _libc()
+        if libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare: {os.strerror(err)}")
+        pid = os.fork()
+    except BaseException as exc:
+        try:
+            _write_all(fd_out, encode({"status": "setup_error",
+                                       "message": f"{stage[0]}: {type(exc).__name__}: {exc}"}))
+        finally:
+            os._exit(3)
+    if pid == 0:
+        os.close(fd_status)
+        try:
+            import random
+
+            import numpy
+
+            # Fresh random states: the template's would be every sandbox's.
+            random.seed()
+            numpy.random.seed()  # noqa: NPY002 - the legacy global state students use
+        except BaseException:
+            os._exit(3)
+        _run(cfg, fd_in, fd_out, checks, mpl_files, ["start"], fresh)
+    os.close(fd_in)
+    os.close(fd_out)
+    status = 0
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.write(fd_status, STATUS.pack(status))
+        finally:
+            os._exit(0)
 
 
 if __name__ == "__main__":

@@ -698,6 +698,8 @@ def grade_submissions(
                 task = futures[future]
                 try:
                     result = future.result()
+                except sandbox.SandboxError:
+                    raise  # a worker that cannot sandbox stops the batch: no grades
                 except Exception as exc:
                     reason = f"grader error: {type(exc).__name__}: {exc}"
                     result = _failed(task, kit, reason, f"grader: {reason}")

@@ -126,15 +126,134 @@ class Outcome:
 
 @dataclass
 class Toolkit:
-    """Everything a child needs, prepared once per grading run (per worker)."""
+    """Everything a child needs, prepared once per grading run (per worker).
+
+    ``template`` is the fork server of :class:`Template` (``root`` isolation),
+    or None: each child is then a fresh interpreter.
+    """
 
     isolation: str
     memory_mb: int
     directory: Path
     mpl_cache: list[str]
+    template: Template | None = None
 
     def cleanup(self) -> None:
+        if self.template is not None:
+            self.template.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Template:
+    """A fork server: a Python process that has imported numpy, scipy and
+    matplotlib (:data:`autograder._driver.PRELOAD`) and forks one sandbox per
+    submission; it never runs student code (see
+    :func:`autograder._driver.from_template`).
+
+    Each fork joins the submission's fresh cgroup first, then enters new
+    mount, PID, network and IPC namespaces and forks the sandboxed process,
+    which builds its jail, sets its limits and takes its fresh user id
+    exactly as a freshly started child does. The template is single-threaded
+    (one BLAS thread) whenever it forks; requests are serialised by a lock.
+    """
+
+    def __init__(self, kit: Toolkit) -> None:
+        import socket
+
+        self._lock = threading.Lock()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cfg = {"template": True, "checks": str(CHECKS), "mpl_cache": kit.mpl_cache}
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", str(DRIVER), json.dumps(cfg)], stdin=theirs,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=_child_env(str(kit.directory / "mpl")), cwd=str(kit.directory),
+                start_new_session=True)
+        except OSError as exc:
+            ours.close()
+            raise SandboxError(f"cannot start the template: {exc}") from None
+        finally:
+            theirs.close()
+        self.sock = ours
+        ready = self._reply(120.0)
+        if not ready.get("ready"):
+            self.close()
+            raise SandboxError(f"the template did not start: {ready.get('error', ready)}")
+
+    def _reply(self, seconds: float) -> dict[str, Any]:
+        if not _wait(self.sock.fileno(), select.POLLIN, seconds):
+            return {"error": "no reply"}
+        data = self.sock.recv(1 << 16)
+        if not data:
+            return {"error": "the template exited"}
+        return json.loads(data)
+
+    def fork(self, cfg: dict[str, Any], fds: list[int]) -> int:
+        """Start a sandbox: the pid of its supervisor."""
+        import socket
+
+        with self._lock:
+            if self.proc.poll() is not None:
+                raise SandboxError("the template exited")
+            try:
+                socket.send_fds(self.sock, [json.dumps(cfg).encode()], fds)
+            except OSError as exc:
+                raise SandboxError(f"the template cannot be reached: {exc}") from None
+            reply = self._reply(30.0)
+        if "pid" not in reply:
+            raise SandboxError(f"the template could not fork: {reply.get('error', reply)}")
+        return int(reply["pid"])
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class _Forked:
+    """What :class:`Child` needs of a :class:`subprocess.Popen`, for a
+    sandbox forked by the template: its pipes, its supervisor's pid and the
+    exit status the supervisor reports on the status pipe (killed by
+    ``SIGKILL`` if the supervisor itself was killed)."""
+
+    def __init__(self, pid: int, stdin: int, stdout: int, status: int) -> None:
+        self.pid = pid
+        self.stdin = os.fdopen(stdin, "wb", buffering=0)
+        self.stdout = os.fdopen(stdout, "rb", buffering=0)
+        self._status = status
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._status >= 0 and _wait(self._status, select.POLLIN, 0):
+            data = os.read(self._status, _driver.STATUS.size)
+            if len(data) == _driver.STATUS.size:
+                self.returncode = os.waitstatus_to_exitcode(_driver.STATUS.unpack(data)[0])
+            else:
+                self.returncode = -signal.SIGKILL
+            os.close(self._status)
+            self._status = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = time.monotonic() + (60.0 if timeout is None else timeout)
+        while self.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired("sandbox", timeout)
+            _wait(self._status, select.POLLIN, left)
+        return self.returncode
+
+    def close(self) -> None:
+        if self._status >= 0:
+            os.close(self._status)
+            self._status = -1
 
 
 def _is_root() -> bool:
@@ -228,8 +347,13 @@ def _child_env(mpl_dir: str) -> dict[str, str]:
     }
 
 
-def make_toolkit(isolation: str = "auto", memory_mb: int = 2048) -> Toolkit:
+def make_toolkit(isolation: str = "auto", memory_mb: int = 2048,
+                 fork: bool | None = None) -> Toolkit:
     """Prepare the children's files and check that ``isolation`` works here.
+
+    ``fork``: start each child from a :class:`Template` (default: in ``root``
+    isolation, unless ``$AUTOGRADER_FORK_SERVER`` is ``0``) rather than as a
+    fresh interpreter.
 
     Raises
     ------
@@ -267,6 +391,17 @@ def make_toolkit(isolation: str = "auto", memory_mb: int = 2048) -> Toolkit:
     (directory / "jail").mkdir(mode=0o755)
     kit = Toolkit(mode, memory_mb, directory, _build_mpl_cache(directory))
     atexit.register(kit.cleanup)
+    if fork is None:
+        fork = mode == "root" and os.environ.get("AUTOGRADER_FORK_SERVER", "1") != "0"
+    if fork:
+        if mode != "root":
+            kit.cleanup()
+            raise SandboxError("the fork server needs isolation 'root'")
+        try:
+            kit.template = Template(kit)
+        except SandboxError:
+            kit.cleanup()
+            raise
     child = Child(kit, timeout=60.0, cpu_s=60)
     try:
         child.start()
@@ -350,13 +485,16 @@ class Child:
             "mpl_cache": self.kit.mpl_cache,
         }
         try:
-            self.proc = subprocess.Popen(
-                self._command(cfg), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env=_child_env(mpl_dir),
-                cwd=self.workdir or str(self.kit.directory),
-                start_new_session=True,
-            )
-        except OSError as exc:
+            if self.kit.template is not None:
+                self.proc = self._fork(cfg, _child_env(mpl_dir))
+            else:
+                self.proc = subprocess.Popen(
+                    self._command(cfg), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL, env=_child_env(mpl_dir),
+                    cwd=self.workdir or str(self.kit.directory),
+                    start_new_session=True,
+                )
+        except (OSError, SandboxError) as exc:
             self.kill()
             raise SandboxError(f"cannot start the child: {exc}") from None
         reply = self._receive(time.monotonic() + 60.0, 0, 0)
@@ -365,6 +503,22 @@ class Child:
             if reply.message == f"exit code {JOIN_FAILED}":
                 raise SandboxError("the child could not join its cgroup")
             raise SandboxError(f"child did not start ({reply.kind}: {reply.message})")
+
+    def _fork(self, cfg: dict[str, Any], env: dict[str, str]) -> _Forked:
+        """The child, forked by the template (see :class:`Template`)."""
+        cfg = dict(cfg, procs=self.cgroup.procs_files, env=env)
+        pipes = [os.pipe() for _ in range(3)]  # its input, its output, its status
+        theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
+        try:
+            pid = self.kit.template.fork(cfg, theirs)
+        except BaseException:
+            for r, w in pipes:
+                os.close(r)
+                os.close(w)
+            raise
+        for fd in theirs:
+            os.close(fd)
+        return _Forked(pid, pipes[0][1], pipes[1][0], pipes[2][0])
 
     @property
     def alive(self) -> bool:
@@ -400,6 +554,8 @@ class Child:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+            if isinstance(proc, _Forked):
+                proc.close()
         if group is not None:
             # Daemons (setsid, double fork) left the process group: the
             # cgroup still holds them.

@@ -22,7 +22,24 @@ Repeats: nbgrader's sequential run takes minutes, so it runs once; ours
 (tens of seconds) twice, the median is reported. The run on all 40 runs
 once: its time is dominated by the infinite loop's 30 s timeout.
 
-Quick mode grades 2 submissions (one correct, one wrong) once per side.
+**Synthetic class.** ``SYNTHETIC_N`` (1,000) submissions copied from the
+corpus in the proportions of ``SYNTHETIC_MIX`` (about 60 % correct, 30 %
+buggy, 10 % broken or faulty, including two infinite loops), written to a
+temporary folder, graded with ``-j 2``: the wall time, and the grader's
+resident memory (``VmRSS`` of its process, sampled every 0.25 s) in the
+first and the last quarter of the run, to show that it stays flat.
+
+**Dask.** The ordinary submissions (copied to ``DASK_N``) graded with
+``--scheduler`` on a ``distributed.LocalCluster`` of 1, then 2 worker
+processes with 1 thread each (the cluster is started before the timed run,
+which includes the client's start and every worker's self-check); scaling
+efficiency = T(1 worker) / (2 · T(2 workers)).
+
+Every row records the load average before and after its runs: the machine
+is shared, and other jobs slow both sides.
+
+Quick mode grades 2 submissions (one correct, one wrong) once per side, a
+synthetic class of 20 and a Dask run on 4.
 """
 
 from __future__ import annotations
@@ -33,16 +50,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from ._common import REPO, Config, Row, log, median
+from ._common import REPO, Config, Row, load_average, log, median
 
 NAME = "autograde"
 ASSIGNMENT = "poisson_mixture"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 N_SUBMISSIONS = 40
-TARGET_SPEEDUP = 1.8
 OUR_REPEATS = 2
 
 # Corpus submissions left out of the head-to-head comparison, by reason.
@@ -58,7 +75,57 @@ NOT_HEAD_TO_HEAD = {
     # nbgrader 0.9.6 stops the whole run at it ("old version of the nbgrader
     # metadata format"): no later submission would be graded.
     "b10_duplicated_cells": "duplicated cell ids (nbgrader aborts the whole run)",
+    # nbformat reads notebooks as UTF-8 without a BOM (ours decodes both).
+    "d04_utf16": "UTF-16 notebook (nbgrader cannot read it)",
+    "d05_utf8_bom": "UTF-8 notebook with a BOM (nbgrader cannot read it)",
 }
+TARGET_PER_SECOND = 10.0
+TARGET_VS_NBGRADER = 25.0
+SYNTHETIC_N = 1000
+SYNTHETIC_TARGET_S = 180.0
+#: Corpus submissions of the synthetic class, by kind, and the share of each kind.
+SYNTHETIC_MIX = {
+    "correct": (
+        0.60,
+        (
+            "a01_reference",
+            "a03_chatty",
+            "d01_float32",
+            "d02_writefile_module",
+            "d03_import_in_setup_cell",
+            "d06_long_code",
+            "d07_renamed_copy",
+        ),
+    ),
+    "buggy": (
+        0.30,
+        (
+            "a02_stubs",
+            "a04_naive",
+            "a05_wrong_log_pmf",
+            "a06_wrong_e_step",
+            "a07_wrong_m_step",
+            "a08_wrong_log_likelihood",
+            "a09_em_without_initial",
+        ),
+    ),
+    "faulty": (
+        0.098,
+        (
+            "b01_invalid_json",
+            "b02_empty_file",
+            "b04_no_notebook",
+            "b07_os_exit",
+            "b08_memory_hog",
+            "b09_deleted_tests",
+            "c01_allclose",
+            "c04_read_source",
+        ),
+    ),
+    "infinite loop": (0.002, ("b06_infinite_loop",)),
+}
+DASK_N = 40
+TARGET_EFFICIENCY = 0.8
 QUICK_SUBMISSIONS = ("a01_reference", "a05_wrong_log_pmf")
 
 
@@ -94,7 +161,9 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[
     return time.perf_counter() - t0, proc.stdout + proc.stderr, proc.returncode
 
 
-def grade_ours(subs: Path, ids: list[str], out: Path, jobs: int) -> tuple[float, int]:
+def grade_ours(
+    subs: Path, ids: list[str], out: Path, jobs: int, scheduler: str | None = None
+) -> tuple[float, int]:
     """Wall time of ``python -m autograder grade`` on ``ids``; how many got a grade row."""
     folder = out.with_name(out.name + "-in")
     folder.mkdir()
@@ -102,6 +171,8 @@ def grade_ours(subs: Path, ids: list[str], out: Path, jobs: int) -> tuple[float,
         shutil.copytree(subs / sid, folder / sid)
     cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out),
            "-j", str(jobs), "--no-progress"]  # fmt: skip
+    if scheduler:
+        cmd += ["--scheduler", scheduler]
     seconds, output, rc = _run(cmd, REPO)
     if rc != 0:
         raise RuntimeError(f"autograder grade failed (exit {rc}): {output[-1500:]}")
@@ -153,6 +224,7 @@ def run(cfg: Config) -> list[Row]:
         h2h = [s for s in ids if s not in NOT_HEAD_TO_HEAD]
         excluded = [s for s in ids if s in NOT_HEAD_TO_HEAD]
         runs = {"ours_all_j2": [], "ours_j2": [], "ours_j1": [], "nbgrader": []}
+        load_before = load_average()
         graded = {}
         if not cfg.quick:
             log(f"autograde: ours -j 2 on all {len(ids)}")
@@ -166,6 +238,12 @@ def run(cfg: Config) -> list[Row]:
                 log(f"autograde: ours -j {jobs} on {len(h2h)} ({r + 1}/{repeats})")
                 t, graded[f"ours_j{jobs}"] = grade_ours(subs, h2h, tmp_path / f"h{jobs}_{r}", jobs)
                 runs[f"ours_j{jobs}"].append(t)
+        load_h2h = [load_before, load_average()]
+        extra_rows = [
+            synthetic_row(tmp_path / "corpus", tmp_path, 20 if cfg.quick else SYNTHETIC_N)
+        ]
+        ordinary = [s for s in ids if s.startswith("a")]  # correct, naive and wrong ones
+        extra_rows += dask_rows(subs, ordinary, tmp_path, 4 if cfg.quick else DASK_N)
 
     per = {
         k: median(v) / (len(ids) if k == "ours_all_j2" else len(h2h)) for k, v in runs.items() if v
@@ -192,17 +270,182 @@ def run(cfg: Config) -> list[Row]:
     for jobs in (2, 1):
         key = f"ours_j{jobs}"
         ratio = per["nbgrader"] / per[key]
-        target = f"≥ {TARGET_SPEEDUP}× nbgrader's throughput" if jobs == 2 else ""
+        target = (
+            (
+                f"≥ {TARGET_PER_SECOND:g} submissions/s and ≥ {TARGET_VS_NBGRADER:g}× "
+                "nbgrader's throughput"
+            )
+            if jobs == 2
+            else ""
+        )
+        fast = 1 / per[key] >= TARGET_PER_SECOND and ratio >= TARGET_VS_NBGRADER
         complete = graded[key] == len(h2h) and graded["nbgrader"] == len(h2h)
         rows.append(
             Row(NAME, f"head-to-head {len(h2h)} submissions, ours -j {jobs}", per[key],
                 "s/submission", per["nbgrader"], "nbgrader", ratio,
                 check=graded_note + ("" if complete else " (INCOMPLETE)"),
-                target=target, met=bool(ratio >= TARGET_SPEEDUP and complete) if target else None,
-                notes=f"{excluded_note}; totals: ours {median(runs[key]):.1f} s "
-                      f"(median of {len(runs[key])}), nbgrader {median(runs['nbgrader']):.1f} s "
-                      f"({len(runs['nbgrader'])} run)",
+                target=target, met=bool(fast and complete) if target else None,
+                notes=f"{1 / per[key]:.2f} submissions/s; {excluded_note}; totals: ours "
+                      f"{median(runs[key]):.1f} s (median of {len(runs[key])}), nbgrader "
+                      f"{median(runs['nbgrader']):.1f} s ({len(runs['nbgrader'])} run); "
+                      f"load average before {load_h2h[0]}, after {load_h2h[1]}",
                 extra={"times_s": {key: runs[key], "nbgrader": runs["nbgrader"]},
                        "n": len(h2h), "excluded": {s: NOT_HEAD_TO_HEAD[s] for s in excluded}})
         )  # fmt: skip
-    return rows
+    return rows + extra_rows
+
+
+# --------------------------------------------------------------------------
+# a synthetic class, and Dask
+
+
+def synthetic_class(corpus: Path, dest: Path, n: int) -> dict[str, int]:
+    """``n`` submissions copied from ``corpus`` in the proportions of
+    ``SYNTHETIC_MIX`` (cycling through each kind's notebooks); the count per kind."""
+    counts = {kind: round(share * n) for kind, (share, _) in SYNTHETIC_MIX.items()}
+    counts["correct"] += n - sum(counts.values())
+    i = 0
+    for kind, (_, sources) in SYNTHETIC_MIX.items():
+        for j in range(counts[kind]):
+            src = sources[j % len(sources)]
+            shutil.copytree(corpus / src, dest / f"s{i:04d}_{src}")
+            i += 1
+    return counts
+
+
+def _rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def grade_sampled(
+    folder: Path, out: Path, jobs: int, n: int
+) -> tuple[float, int, list[tuple[float, float]], float | None]:
+    """Like :func:`grade_ours` on a whole folder of ``n``, sampling the
+    grader's RSS: wall time, rows graded, (seconds, MiB) samples, and when
+    the progress bar reached ``n`` (grading over; the outputs follow)."""
+    cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(out),
+           "-j", str(jobs), "--progress"]  # fmt: skip
+    samples: list[tuple[float, float]] = []
+    done: list[float] = []
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = bytearray()
+
+    def read() -> None:
+        mark = f"{n}/{n}".encode()
+        while chunk := os.read(proc.stderr.fileno(), 1 << 16):
+            err.extend(chunk)
+            if not done and mark in err[-4096:]:
+                done.append(time.perf_counter() - t0)
+            del err[: max(0, len(err) - (1 << 16))]
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        rss = _rss_mib(proc.pid)
+        if rss is not None:
+            samples.append((round(time.perf_counter() - t0, 2), round(rss, 1)))
+        time.sleep(0.25)
+    seconds = time.perf_counter() - t0
+    reader.join()
+    if proc.returncode != 0:
+        tail = err.decode(errors="replace")[-1500:]
+        raise RuntimeError(f"autograder grade failed (exit {proc.returncode}): {tail}")
+    with (out / "grades.csv").open(newline="", encoding="utf-8") as f:
+        graded = sum(1 for _ in csv.DictReader(f))
+    return seconds, graded, samples, done[0] if done else None
+
+
+def _quarters(samples: list[tuple[float, float]], end: float) -> tuple[float, float]:
+    """Peak RSS of the first and of the last quarter of [0, end] (MiB)."""
+    samples = [x for x in samples if x[0] <= end] or samples
+    first = [m for t, m in samples if t <= end / 4] or [samples[0][1]]
+    last = [m for t, m in samples if t >= 3 * end / 4] or [samples[-1][1]]
+    return max(first), max(last)
+
+
+def synthetic_row(corpus: Path, tmp: Path, n: int) -> Row:
+    folder = tmp / "synthetic"
+    folder.mkdir()
+    counts = synthetic_class(corpus, folder, n)
+    load_before = load_average()
+    log(f"autograde: ours -j 2 on a synthetic class of {n} ({counts})")
+    seconds, graded, samples, writing = grade_sampled(folder, tmp / "synthetic-out", 2, n)
+    grading = writing if writing is not None else seconds
+    first, last = _quarters(samples, grading)
+    flat = last <= 1.15 * first + 20
+    peak_out = max([m for t, m in samples if t >= grading] or [0.0])
+    met = seconds < SYNTHETIC_TARGET_S and graded == n and flat
+    step = max(1, len(samples) // 200)
+    return Row(
+        NAME,
+        f"synthetic class of {n}, ours -j 2",
+        seconds,
+        "s",
+        check=f"graded {graded}/{n}; grader RSS while grading: peak {first:.0f} MiB in the "
+        f"first quarter, {last:.0f} MiB in the last ({'flat' if flat else 'GROWS'}); "
+        f"{peak_out:.0f} MiB while writing the outputs ({seconds - grading:.0f} s)",
+        target=f"< {SYNTHETIC_TARGET_S:g} s, memory flat",
+        met=met,
+        notes=f"{n / seconds:.1f} submissions/s; "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f"; load average before {load_before}, after {load_average()}",
+        extra={
+            "kinds": counts,
+            "rss_mib": samples[::step],
+            "grading_s": grading,
+            "n": n,
+            "load_average": [load_before, load_average()],
+        },
+    )
+
+
+def dask_rows(subs: Path, ordinary: list[str], tmp: Path, n: int) -> list[Row]:
+    """Grading time on a LocalCluster of 1 and of 2 worker processes."""
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        return [Row(NAME, "dask 1 -> 2 workers", None, "", notes="distributed not installed")]
+    ids = [ordinary[i % len(ordinary)] for i in range(n)]
+    folder = tmp / "dask-subs"
+    folder.mkdir()
+    for i, sid in enumerate(ids):
+        shutil.copytree(subs / sid, folder / f"k{i:03d}_{sid}")
+    names = sorted(p.name for p in folder.iterdir())
+    times: dict[int, float] = {}
+    graded: dict[int, int] = {}
+    load_before = load_average()
+    for workers in (1, 2):
+        with LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as cluster:
+            log(f"autograde: ours --scheduler, {workers} worker(s), {n} submissions")
+            times[workers], graded[workers] = grade_ours(
+                folder, names, tmp / f"dask{workers}", 1, scheduler=cluster.scheduler_address
+            )
+    efficiency = times[1] / (2 * times[2])
+    return [
+        Row(
+            NAME,
+            f"dask LocalCluster, {n} ordinary submissions, 1 -> 2 workers",
+            efficiency,
+            "efficiency",
+            check=f"graded {graded[1]}/{n} and {graded[2]}/{n}",
+            target=f"≥ {TARGET_EFFICIENCY:.0%} scaling efficiency",
+            met=bool(efficiency >= TARGET_EFFICIENCY and graded[1] == graded[2] == n),
+            notes=f"1 worker {times[1]:.1f} s ({n / times[1]:.2f}/s), 2 workers "
+            f"{times[2]:.1f} s ({n / times[2]:.2f}/s), 1 thread each; load average "
+            f"before {load_before}, after {load_average()}",
+            extra={"times_s": times, "n": n},
+        )
+    ]

@@ -171,7 +171,9 @@ def test_fork_bomb_is_limited_and_every_process_killed_at_the_end(toolkit):
             "    started += 1\n"
             "answer = [started, error == 'BlockingIOError']\n"
         )
-        started, refused = _ask(child, source, timeout=30)
+        # Each fork of the (preloaded) interpreter competes with the spinning
+        # children for the sandbox's one CPU: generous time on a loaded machine.
+        started, refused = _ask(child, source, timeout=120)
         assert refused == 1.0
         assert 1 <= started < sandbox.NPROC
         if uid is not None:
@@ -641,3 +643,74 @@ def test_cgroup_v2_is_preferred_and_configured(monkeypatch, tmp_path):
 def test_isolation_userns_as_root_is_refused():
     with pytest.raises(sandbox.SandboxError, match="as root, use --isolation root"):
         sandbox.make_toolkit("userns", MEMORY_MB)
+
+
+# --------------------------------------------------------------------------
+# the fork server (isolation root)
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the fork server is for a root grader")
+
+
+@needs_root
+def test_the_fork_server_gives_each_submission_a_fresh_sandbox(toolkit):
+    template = toolkit.template
+    assert template is not None and template.proc.poll() is None
+    source = ("import os, sys\nimport numpy\n"
+              "answer = [os.getpid(), os.getuid(), os.getgid(), numpy.random.random(),\n"
+              "          float('scipy.special' in sys.modules), len(os.listdir('/proc/self/task')),\n"
+              "          float(os.path.exists('" + str(REPO / "solutions") + "'))]")
+    answers, groups = [], []
+    for _ in range(2):
+        child = _child(toolkit)
+        try:
+            groups.append(child.cgroup.name)
+            answers.append((child.uid, _ask(child, source)))
+            assert child.proc.pid in child.cgroup.pids()  # the supervisor is in the cgroup
+        finally:
+            child.kill()
+    for uid, (pid, child_uid, gid, _, preloaded, threads, repo) in answers:
+        assert pid == 1  # init of its own PID namespace
+        assert child_uid == gid == uid >= 1 << 31  # a fresh uid, not the template's root
+        assert preloaded == 1.0  # imported once, in the template
+        assert threads == 1
+        assert repo == 0.0  # jailed
+    assert answers[0][0] != answers[1][0] and groups[0] != groups[1]
+    assert answers[0][1][3] != answers[1][1][3]  # the random state is not the template's
+    # The template is untouched by its children's end, single-threaded, root, in no sandbox.
+    assert template.proc.poll() is None
+    assert len(os.listdir(f"/proc/{template.proc.pid}/task")) == 1
+    status = Path(f"/proc/{template.proc.pid}/status").read_text()
+    assert "\nUid:\t0\t0\t0\t0\n" in status
+    assert "autograder-" not in Path(f"/proc/{template.proc.pid}/cgroup").read_text()
+
+
+@needs_root
+def test_the_fork_server_and_fresh_interpreters_grade_alike(monkeypatch):
+    config = grade.GradeConfig(memory_mb=MEMORY_MB)
+    kit = grade.make_kit(config)
+    wrong = _notebook(log_poisson_pmf="def log_poisson_pmf(x, lam):\n    return x * lam\n")
+    tasks = [grade.Task("ok", SOURCE.read_bytes()), grade.Task("wrong", wrong)]
+    forked = [grade.grade_task(t, kit) for t in tasks]
+    spawn = sandbox.make_toolkit("root", MEMORY_MB, fork=False)
+    assert spawn.template is None
+    monkeypatch.setattr(grade, "get_toolkit", lambda _config: spawn)
+    fresh = [grade.grade_task(t, kit) for t in tasks]
+    spawn.cleanup()
+    assert forked[0].score == forked[0].max_score and forked[0].status == "ok"
+    assert forked[1].score < forked[1].max_score
+    for a, b in zip(forked, fresh, strict=True):
+        assert (a.points, a.status) == (b.points, b.status)
+
+
+@needs_root
+def test_a_dead_template_fails_closed(toolkit):
+    kit = sandbox.make_toolkit("root", MEMORY_MB + 1)
+    try:
+        kit.template.proc.kill()
+        kit.template.proc.wait(timeout=10)
+        child = sandbox.Child(kit, timeout=10, cpu_s=10)
+        with pytest.raises(sandbox.SandboxError, match="template"):
+            child.start()
+        assert child.cgroup is None  # its group was removed
+    finally:
+        kit.cleanup()
