@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from autograder_corpus.build import POINTS, build
+from autograder_corpus.poisson_mixture.build import POINTS, build
 
 from autograder import cgroups, collect, grade
 from autograder import distributed as dist
