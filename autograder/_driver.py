@@ -230,6 +230,11 @@ def enter_jail(cfg):
     root = cfg["jail"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    # The private /tmp first: a Python installation that lives under /tmp (a
+    # checkout or venv there) is bound on top of it below, not hidden by it.
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={cfg['tmp_mb']}m,mode=1777")
     bound = []
     keep = [os.path.realpath(p) for p in cfg["keep"]]
     for path in [*SYSTEM_DIRS, *keep]:
@@ -254,9 +259,6 @@ def enter_jail(cfg):
             _mount("/dev/" + dev, f"{root}/dev/{dev}", None, MS_BIND)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-           f"size={cfg['tmp_mb']}m,mode=1777")
     for path in cfg["keep"]:
         _link_unresolved(root, os.path.abspath(path))
     # Nothing but /tmp is writable, even to root inside a user namespace.

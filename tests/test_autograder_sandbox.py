@@ -13,8 +13,10 @@ import ctypes
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -579,6 +581,25 @@ def test_grading_through_a_symlinked_venv(tmp_path):
     assert rows[1] == "inst,15,15,ok," + ",".join(["1", "1", "2", "2", "2", "1", "1", "1", "2",
                                                    "2"]) \
         + ",,,derivation_q (2 points); derivation_m_step (3 points)"  # to grade by hand
+
+
+def test_grading_with_the_venv_under_tmp():
+    """The jail's private /tmp must not hide a Python installation that lives
+    under /tmp (a CI checkout there): a venv there grades like any other."""
+    here = Path(tempfile.mkdtemp(dir="/tmp", prefix="venv-under-tmp-"))
+    try:
+        venv = here / "venv"
+        real = _venv().resolve()
+        # Hard links when /tmp is on the same file system (fast), else a copy.
+        same = os.stat(real).st_dev == os.stat(here).st_dev
+        subprocess.run(["cp", "-al" if same else "-a", str(real), str(venv)], check=True)
+        subs = _write_submission(here / "subs", SOURCE.read_bytes())
+        proc = _grade_cli(venv / "bin" / "python", REPO, subs, here / "out")
+        assert proc.returncode == 0, proc.stderr
+        rows = (here / "out" / "grades.csv").read_text().splitlines()
+        assert rows[1].startswith("inst,15,15,ok,")
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
 
 
 def test_grading_through_a_symlinked_checkout(tmp_path):
