@@ -185,6 +185,31 @@ def close(got, want, what, rtol, atol):
          f"{int((err > 0).sum())} of {got.size} values differ; rtol={rtol:g}, atol={atol:g}")
 
 
+def responsibilities(tau, want, hint, rtol, atol, single_sum=None):
+    """The E-step's ``tau`` against the expected (n, K) responsibilities: the
+    shape, finite, within [0, 1], rows summing to 1, then close to ``want``.
+
+    ``hint`` follows a non-finite message (the log-sum-exp advice of the
+    model); ``single_sum`` widens the row-sum slack of a float32 result beyond
+    :data:`SINGLE`'s where the model's log-densities make it coarser.
+    """
+    single = single_precision(tau)
+    same_shape(tau, want.shape, "e_step: tau")
+    all_finite(tau, "e_step: tau", hint)
+    slack = SINGLE["sum"] if single else 1e-12
+    if (tau < -slack).any() or (tau > 1 + slack).any():
+        worst = np.unravel_index(int(np.argmax(np.abs(tau - 0.5))), tau.shape)
+        fail(f"e_step: tau{where(worst)} is {fmt(tau[worst])}, outside [0, 1]",
+             f"min {fmt(tau.min())}, max {fmt(tau.max())}")
+    sums = tau.sum(axis=1)
+    row = int(np.argmax(np.abs(sums - 1.0)))
+    limit = (single_sum or SINGLE["sum"]) if single else DOUBLE["sum"]
+    if abs(sums[row] - 1.0) > limit:
+        fail(f"e_step: tau[{row}] sums to {fmt(sums[row])}, not 1",
+             f"each row of tau must sum to 1; max deviation {abs(sums[row] - 1.0):.3g}")
+    close(tau, want, "e_step: tau", *tolerances(single, rtol, atol))
+
+
 def best_permutation(got, want):
     """The order of ``got``'s components (along its first axis) closest to
     ``want``'s, by the largest relative difference; the identity past K = 6."""

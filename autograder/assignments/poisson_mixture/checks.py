@@ -21,11 +21,11 @@ from autograder.checks import (
     close,
     fail,
     fmt,
+    responsibilities,
     same_shape,
     same_special,
     single_precision,
     tolerances,
-    where,
 )
 
 #: The names of the parts of a tuple result; the other functions return one value.
@@ -66,21 +66,7 @@ def check_log_poisson_pmf(got, expected, rtol=1e-6, atol=1e-8):
 def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
     """``e_step(x, pi, lam)`` against the expected (n, K) responsibilities."""
     tau = read_result("e_step", got)
-    want = np.asarray(expected, dtype=float)
-    single = single_precision(tau)
-    same_shape(tau, want.shape, "e_step: tau")
-    all_finite(tau, "e_step: tau", _LSE_HINT)
-    slack = SINGLE["sum"] if single else 1e-12
-    if (tau < -slack).any() or (tau > 1 + slack).any():
-        worst = np.unravel_index(int(np.argmax(np.abs(tau - 0.5))), tau.shape)
-        fail(f"e_step: tau{where(worst)} is {fmt(tau[worst])}, outside [0, 1]",
-              f"min {fmt(tau.min())}, max {fmt(tau.max())}")
-    sums = tau.sum(axis=1)
-    row = int(np.argmax(np.abs(sums - 1.0)))
-    if abs(sums[row] - 1.0) > (SINGLE if single else DOUBLE)["sum"]:
-        fail(f"e_step: tau[{row}] sums to {fmt(sums[row])}, not 1",
-              f"each row of tau must sum to 1; max deviation {abs(sums[row] - 1.0):.3g}")
-    close(tau, want, "e_step: tau", *tolerances(single, rtol, atol))
+    responsibilities(tau, np.asarray(expected, dtype=float), _LSE_HINT, rtol, atol)
 
 
 def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
