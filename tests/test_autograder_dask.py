@@ -135,8 +135,8 @@ def test_a_worker_that_cannot_sandbox_stops_the_batch(corpus, tmp_path):
 
 
 def test_a_worker_with_other_code_refuses(corpus):
-    kit = grade.make_kit(grade.GradeConfig(secret_file=str(corpus[2])))
-    payload = dist.Payload(kit, "0" * 64, grade.SOURCE_NOTEBOOK.read_bytes())
+    kit = grade.make_kit(grade.GradeConfig(secret_file=str(corpus[2])), "poisson_mixture")
+    payload = dist.Payload(kit, "0" * 64, kit.declaration.source_notebook.read_bytes())
     with pytest.raises(dist.WorkerCannotGrade, match="another version"):
         dist.prepare_worker(payload)
 
