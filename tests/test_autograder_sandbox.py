@@ -708,7 +708,7 @@ def test_the_fork_server_gives_each_submission_a_fresh_sandbox(toolkit):
 @needs_root
 def test_the_fork_server_and_fresh_interpreters_grade_alike(monkeypatch):
     config = grade.GradeConfig(memory_mb=MEMORY_MB)
-    kit = grade.make_kit(config)
+    kit = grade.make_kit(config, "poisson_mixture")
     wrong = _notebook(log_poisson_pmf="def log_poisson_pmf(x, lam):\n    return x * lam\n")
     tasks = [grade.Task("ok", SOURCE.read_bytes()), grade.Task("wrong", wrong)]
     forked = [grade.grade_task(t, kit) for t in tasks]
