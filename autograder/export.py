@@ -195,16 +195,13 @@ def export(target: str, fmt: str, *, assignments: Iterable[str] | None = None,
     Raises :class:`ExportError` for an unknown format or assignment, and while
     a submission needs manual grading (unless ``allow_ungraded``).
     """
-    from nbgrader.api import Gradebook
-
-    from .gradebook import _alembic_on_path, db_url
+    from .gradebook import connect
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     if "://" not in str(target) and not Path(target).is_file():
         raise ExportError(f"no gradebook at {target}")
-    _alembic_on_path()
-    with Gradebook(db_url(target)) as gb:
+    with connect(target) as gb:
         grades = final_grades(gb, assignments, policies)
     pending = sorted({f"{g.student_id} ({g.assignment})" for g in grades
                       if g.needs_manual_grade})

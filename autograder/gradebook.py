@@ -6,9 +6,10 @@ file, or PostgreSQL for a course shared by several graders) the way
 ``nbgrader generate_assignment`` and ``nbgrader autograde`` would:
 
 * the assignment, its notebook, grade, solution and source cells: written by
-  nbgrader's own ``generate_assignment``, run on the source notebook in a
-  temporary course against this database (once; again only when the cells
-  changed), so the structure is exactly nbgrader's; the due date of the late
+  the preprocessors of nbgrader's own ``generate_assignment`` (with the
+  course's configuration), run in this process on the source notebook against
+  this database (once; again only when the cells changed), so the structure is
+  exactly nbgrader's (a test compares it with ``nbgrader generate_assignment``); the due date of the late
   policy (:mod:`autograder.late`) becomes the assignment's ``duedate``;
 * one student row per student, and per submission a submitted assignment (with
   its ``timestamp``), a submitted notebook, and one grade per grade cell:
@@ -38,10 +39,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -131,14 +128,6 @@ def assignment_source(assignment: spec.Assignment | str,
     return AssignmentSource(name, notebook, Path(course), auto, manual, _course_id(Path(course)))
 
 
-def _alembic_on_path() -> None:
-    """nbgrader runs the ``alembic`` command from PATH when it creates a gradebook:
-    the one installed beside this Python (a virtual environment's ``bin``) then."""
-    here = os.path.dirname(sys.executable)
-    if shutil.which("alembic") is None and os.path.exists(os.path.join(here, "alembic")):
-        os.environ["PATH"] = os.pathsep.join([here, os.environ.get("PATH", "")])
-
-
 def db_url(target: str | os.PathLike[str]) -> str:
     """A database URL: ``target`` itself if it is one, else an SQLite file's URL."""
     text = os.fspath(target)
@@ -162,43 +151,103 @@ def _cells_in_db(gb, src: AssignmentSource) -> dict[str, float] | None:
     return {c.name: float(c.max_score) for c in nb.grade_cells}
 
 
+def _alembic_head() -> str:
+    """The schema revision nbgrader stamps on a new gradebook (nbgrader asks
+    the ``alembic`` command for it; reading its migration scripts here gives
+    the same answer without starting a process)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    return str(ScriptDirectory.from_config(config).get_current_head())
+
+
+def _create_tables(url: str) -> None:
+    """Create an empty gradebook as :class:`nbgrader.api.Gradebook` does (its
+    tables, then the ``alembic_version`` table), unless the database has tables."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url, future=True)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        head = _alembic_head()
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"),
+                         {"v": head})
+    finally:
+        engine.dispose()
+
+
+def _generation_steps() -> list[type]:
+    """nbgrader's ``generate_assignment`` preprocessors, up to the one that
+    writes the gradebook (:class:`nbgrader.preprocessors.SaveCells`): the
+    cells it saves are those the release is made of."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import SaveCells
+
+    steps = list(GenerateAssignment.class_traits()["preprocessors"].default())
+    return steps[:steps.index(SaveCells) + 1]
+
+
 def _generate(url: str, src: AssignmentSource) -> None:
-    """Run ``nbgrader generate_assignment`` against ``url`` in a temporary course."""
-    with tempfile.TemporaryDirectory(prefix="autograder-gradebook-") as tmp:
-        root = Path(tmp)
-        config = src.course / "nbgrader_config.py"
-        if config.is_file():
-            shutil.copy(config, root / "nbgrader_config.py")
-        shutil.copytree(src.course / "source" / src.name, root / "source" / src.name)
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"),
-                   PATH=os.pathsep.join([os.path.dirname(sys.executable),
-                                         os.environ.get("PATH", "")]))
-        cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", src.name, "--force",
-               f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={url}",
-               f"--CourseDirectory.course_id={src.course_id}", "--log-level=WARN"]
-        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise GradebookError("nbgrader generate_assignment could not write the assignment "
-                                 f"into the gradebook:\n{proc.stdout}{proc.stderr}")
+    """Write the assignment's structure into the gradebook as
+    ``nbgrader generate_assignment`` does, in this process: the assignment
+    row, then nbgrader's own preprocessors (with the course's configuration)
+    on the source notebook, the last of which saves its cells."""
+    import nbformat
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    if (src.course / "nbgrader_config.py").is_file():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(src.course)).load_config()
+    try:
+        with connect(url, src.course_id) as gb:
+            gb.update_or_create_assignment(src.name)
+        nb = nbformat.read(src.source_notebook, as_version=nbformat.NO_CONVERT)
+        resources = {
+            "unique_key": src.notebook,
+            "metadata": {"name": src.notebook, "path": str(src.source_notebook.parent)},
+            "nbgrader": {"student": ".", "assignment": src.name, "notebook": src.notebook,
+                         "db_url": url},
+        }
+        for step in _generation_steps():
+            nb, resources = step(config=config).preprocess(nb, resources)
+    except Exception as exc:
+        raise GradebookError("could not write the assignment into the gradebook as nbgrader's "
+                             f"generate_assignment does: {type(exc).__name__}: {exc}") from None
+
+
+def connect(target: str | os.PathLike[str], course_id: str = "default_course"):
+    """nbgrader's :class:`~nbgrader.api.Gradebook` at ``target`` (a database
+    URL or an SQLite file), created first if the database has no tables."""
+    from nbgrader.api import Gradebook
+
+    url = db_url(target)
+    _create_tables(url)
+    return Gradebook(url, course_id)
 
 
 def ensure_assignment(url: str, src: AssignmentSource, policy: LatePolicy | None = None) -> None:
     """Create (or bring up to date) the assignment's structure in the gradebook."""
-    from nbgrader.api import Gradebook
-
-    _alembic_on_path()
     wanted = {**src.auto, **src.manual}
-    with Gradebook(url, src.course_id) as gb:
+    with connect(url, src.course_id) as gb:
         have = _cells_in_db(gb, src)
     if have != wanted:
         _generate(url, src)
-        with Gradebook(url, src.course_id) as gb:
+        with connect(url, src.course_id) as gb:
             have = _cells_in_db(gb, src)
         if have != wanted:
             raise GradebookError(f"the gradebook's grade cells of {src.name} ({have}) differ "
                                  f"from the source notebook's ({wanted})")
     if policy is not None:
-        with Gradebook(url, src.course_id) as gb:
+        with connect(url, src.course_id) as gb:
             assignment = gb.find_assignment(src.name)
             assignment.duedate = _naive_utc(policy.due)
             gb.db.commit()
@@ -206,11 +255,8 @@ def ensure_assignment(url: str, src: AssignmentSource, policy: LatePolicy | None
 
 def check(target: str) -> None:
     """Open the gradebook once (creating it if needed): a :class:`GradebookError` if impossible."""
-    from nbgrader.api import Gradebook
-
-    _alembic_on_path()
     try:
-        with Gradebook(db_url(target)):
+        with connect(target):
             pass
     except Exception as exc:
         raise GradebookError(f"cannot open the gradebook {target}: "
@@ -237,14 +283,11 @@ def record(results: Iterable, target: str, assignment: spec.Assignment | str, *,
     source : AssignmentSource, optional
         Default: :func:`assignment_source`.
     """
-    from nbgrader.api import Gradebook
-
     url = db_url(target)
     src = source or assignment_source(assignment)
-    _alembic_on_path()
     try:
         ensure_assignment(url, src, policy)
-        with Gradebook(url, src.course_id) as gb, warnings.catch_warnings():
+        with connect(url, src.course_id) as gb, warnings.catch_warnings():
             # nbgrader's add_submission builds its rows before adding them (harmless).
             warnings.filterwarnings("ignore", message=".*not in session.*")
             for r in results:

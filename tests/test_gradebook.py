@@ -187,6 +187,50 @@ def test_the_structure_is_nbgraders(sqlite_template):
     assert {"log_poisson_pmf", "e_step", "m_step", "log_likelihood", "em"} | MANUAL <= solutions
 
 
+def _structure(url: str) -> dict[str, list[tuple]]:
+    """Every table's rows, without the random ids that link them."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        out = {}
+        with engine.connect() as conn:
+            for table in inspect(engine).get_table_names():
+                cols = [c["name"] for c in inspect(engine).get_columns(table)
+                        if c["name"] != "id" and not (c["name"].endswith("_id")
+                                                      and c["name"] != "course_id")]
+                rows = conn.execute(text(f"SELECT {', '.join(cols) or 'COUNT(*)'} FROM {table}"))
+                out[table] = sorted((tuple(map(str, r)) for r in rows))
+        return out
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("name", ["poisson_mixture", "gaussian_mixture"])
+def test_in_process_generation_equals_nbgrader_generate_assignment(name, tmp_path):
+    """The gradebook made in this process (no subprocess, no alembic command)
+    holds exactly what ``nbgrader generate_assignment`` writes."""
+    src = gradebook.assignment_source(get(name))
+    ours = gradebook.db_url(tmp_path / "ours.db")
+    gradebook.ensure_assignment(ours, src)
+
+    course = tmp_path / "course"
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", course.mkdir() or course)
+    shutil.copytree(REPO / "autograder" / "source" / name, course / "source" / name)
+    theirs = gradebook.db_url(tmp_path / "theirs.db")
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable),
+                                                 os.environ["PATH"]]),
+               JUPYTER_CONFIG_DIR=str(tmp_path / ".jupyter"))
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name,
+                           "--force", f"--CourseDirectory.root={course}",
+                           f"--CourseDirectory.db_url={theirs}"],
+                          cwd=course, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    mine, stock = _structure(ours), _structure(theirs)
+    assert mine["source_cell"] and mine["grade_cells"] and mine["alembic_version"]
+    assert mine == stock
+
+
 def test_scores_equal_grades_csv(url, tmp_path):
     from nbgrader.api import Gradebook
 
