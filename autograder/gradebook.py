@@ -290,13 +290,38 @@ def record(results: Iterable, target: str, assignment: spec.Assignment | str, *,
         with connect(url, src.course_id) as gb, warnings.catch_warnings():
             # nbgrader's add_submission builds its rows before adding them (harmless).
             warnings.filterwarnings("ignore", message=".*not in session.*")
-            for r in results:
-                _record_one(gb, src, r, policy)
+            session = gb.db
+            gb.db = _OneTransaction(session)
+            try:
+                for r in results:
+                    _record_one(gb, src, r, policy)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                gb.db = session
     except GradebookError:
         raise
     except Exception as exc:
         raise GradebookError(f"cannot write the gradebook {target}: "
                              f"{type(exc).__name__}: {exc}") from None
+
+
+class _OneTransaction:
+    """A gradebook session whose ``commit`` only flushes: nbgrader's methods
+    commit after each row, but a class lands in one transaction, all of it or
+    nothing (a failure rolls every student back), without a disk sync and a
+    reload of every object per student."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+
+    def commit(self) -> None:
+        self._session.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._session, name)
 
 
 def _record_one(gb, src: AssignmentSource, r, policy: LatePolicy | None) -> None:
@@ -330,7 +355,6 @@ def _record_one(gb, src: AssignmentSource, r, policy: LatePolicy | None) -> None
                 grade.needs_manual_grade = True
     penalty = late.get("penalty", 0.0) if late else 0.0
     notebook.late_submission_penalty = penalty if penalty > 0 else None
-    gb.db.commit()
 
 
 # --------------------------------------------------------------------------

@@ -56,7 +56,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -362,8 +362,12 @@ CAP_STORED = 1_000_000
 
 
 def _clean_all(value: object) -> object:
+    """JSON data of ``value`` (dataclasses as dicts, as :func:`dataclasses.asdict`
+    gives them, in one pass and without copying), every string cleaned."""
     if isinstance(value, str):
         return clean(value, CAP_STORED)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _clean_all(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, list | tuple):
         return [_clean_all(v) for v in value]
     if isinstance(value, dict):
@@ -373,9 +377,10 @@ def _clean_all(value: object) -> object:
 
 def result_record(r: SubmissionResult) -> dict:
     """One student's result as JSON data, text cleaned, without the grading time (it varies)."""
-    record = dataclasses.asdict(r)
-    record.pop("seconds", None)
+    record = {f.name: getattr(r, f.name) for f in dataclasses.fields(r)
+              if f.name not in ("seconds", "fingerprint")}
     record = _clean_all(record)
+    record["fingerprint"] = [int(x) for x in r.fingerprint]  # numbers: nothing to clean
     # The id stays exact (JSON escapes a lone surrogate of an undecodable folder
     # name): it is the key that a later run's results replace.
     record["student_id"] = r.student_id
@@ -395,12 +400,33 @@ def result_from_record(record: dict) -> SubmissionResult:
     return build(SubmissionResult, data)
 
 
+def _dumps(value: object) -> str:
+    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=True, default=str)
+
+
+def results_json_chunks(results: list[SubmissionResult],
+                        assignment: Assignment) -> Iterator[bytes]:
+    """``results.json``, one student at a time: the same text as one
+    ``json.dumps`` of the whole document, without holding it in memory."""
+    head = {"format": RESULTS_FORMAT, "assignment": assignment.name,
+            "grade_ids": list(assignment.grade_ids), "max_score": assignment.max_score,
+            "manual": {m.grade_id: m.points for m in assignment.manual}}
+    ordered = sorted(results, key=lambda r: r.student_id)
+    # "results" sorts last among the keys: the head's text up to its closing brace.
+    text = _dumps({**head, "results": []})
+    if not ordered:
+        yield (text + "\n").encode()
+        return
+    yield text[: text.rindex("[]")].encode() + b"[\n"
+    for i, r in enumerate(ordered):
+        # Two levels deep: JSON text holds no raw newline, so indenting every line is exact.
+        record = "  " + _dumps(result_record(r)).replace("\n", "\n  ")
+        yield (record + (",\n" if i < len(ordered) - 1 else "\n")).encode()
+    yield b" ]\n}\n"
+
+
 def results_json(results: list[SubmissionResult], assignment: Assignment) -> str:
-    doc = {"format": RESULTS_FORMAT, "assignment": assignment.name,
-           "grade_ids": list(assignment.grade_ids), "max_score": assignment.max_score,
-           "manual": {m.grade_id: m.points for m in assignment.manual},
-           "results": [result_record(r) for r in sorted(results, key=lambda r: r.student_id)]}
-    return json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True, default=str) + "\n"
+    return b"".join(results_json_chunks(results, assignment)).decode()
 
 
 def _looks_like_output(folder: Path) -> bool:
@@ -461,27 +487,29 @@ def load_class(out: Path, replace: bool = False, assignment: Assignment | str | 
     return old
 
 
+#: An output file's contents: bytes, or the chunks of bytes it is made of.
+Contents = bytes | Iterable[bytes]
+
+
 def render(results: list[SubmissionResult], skipped: Iterable[Skipped] = (),
            pages: dict[str, bytes | None] | None = None,
            matches: list[Match] = (), assignment: Assignment | str | None = None,
-           ) -> dict[str, bytes]:
-    """Every output file, by its path relative to OUT."""
+           ) -> Iterator[tuple[str, Contents]]:
+    """Every output file, by its path relative to OUT, made one at a time as
+    they are written (the grader never holds all of them at once)."""
     pages = pages or {}
     assignment = which(results, assignment)
-    files = {
-        "grades.csv": grades_csv(results, assignment).encode(),
-        "flags.csv": flags_csv(results).encode(),
-        "similarity.csv": similarity_csv(list(matches),
-                                         lambda sid: csv_text(sid, CAP_ID)).encode(),
-        "skipped.csv": skipped_csv(skipped).encode(),
-        "results.json": results_json(results, assignment).encode(),
-        "summary.png": summary_png(results, assignment),
-    }
+    yield "grades.csv", grades_csv(results, assignment).encode()
+    yield "flags.csv", flags_csv(results).encode()
+    yield "similarity.csv", similarity_csv(list(matches),
+                                           lambda sid: csv_text(sid, CAP_ID)).encode()
+    yield "skipped.csv", skipped_csv(skipped).encode()
+    yield "results.json", results_json_chunks(results, assignment)
+    yield "summary.png", summary_png(results, assignment)
     for r in results:
         page = pages.get(r.student_id)
-        files[f"feedback/{feedback_name(r.student_id)}"] = (
-            page if page is not None else feedback_html(r, assignment).encode())
-    return files
+        yield (f"feedback/{feedback_name(r.student_id)}",
+               page if page is not None else feedback_html(r, assignment).encode())
 
 
 def write_outputs(results: list[SubmissionResult], out: Path, *,
@@ -543,13 +571,18 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _fill(folder: Path, files: dict[str, bytes]) -> None:
-    for rel, data in files.items():
+def _fill(folder: Path, files: Mapping[str, Contents] | Iterable[tuple[str, Contents]]) -> None:
+    items = files.items() if isinstance(files, Mapping) else files
+    for rel, data in items:
         path = folder / rel
         if path.parent != folder:
             path.parent.mkdir(mode=0o755, exist_ok=True)
         with open(path, "wb") as f:
-            f.write(data)
+            if isinstance(data, bytes | bytearray):
+                f.write(data)
+            else:
+                for chunk in data:
+                    f.write(chunk)
         os.chmod(path, 0o644)
     os.chmod(folder, 0o755)
 
@@ -569,8 +602,10 @@ def _carry(out: Path, staging: Path, keep: tuple[str, ...]) -> None:
                 shutil.copy2(old, staging / name)
 
 
-def publish(out: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
-    """Make ``out`` hold exactly ``files``, replacing it in one step.
+def publish(out: Path, files: Mapping[str, Contents] | Iterable[tuple[str, Contents]],
+            keep: tuple[str, ...] = ()) -> None:
+    """Make ``out`` hold exactly ``files`` (a mapping, or pairs made as they
+    are written: path relative to ``out``, contents), replacing it in one step.
 
     The files are written to a hidden staging folder beside ``out``, which
     then takes its place: swapped with it by ``renameat2(RENAME_EXCHANGE)``
@@ -615,7 +650,8 @@ def publish(out: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> N
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _publish_inside(out: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> None:
+def _publish_inside(out: Path, files: Mapping[str, Contents] | Iterable[tuple[str, Contents]],
+                    keep: tuple[str, ...] = ()) -> None:
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".staging-"))
     trash = Path(tempfile.mkdtemp(dir=out, prefix=".old-"))
     try:

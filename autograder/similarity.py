@@ -150,19 +150,35 @@ def references(source: notebook.SourceNotebook,
 def find_prints(prints: dict[str, frozenset[int]], refs: dict[str, frozenset[int]],
                 threshold: float = THRESHOLD) -> list[Match]:
     """Pairs at or above ``threshold``: each student's fingerprint against the
-    references and against every other student's, sorted."""
+    references and against every other student's, sorted.
+
+    Students with the very same fingerprint (copies, or the same untouched
+    code) are scored once per group: a class where many hand in the same
+    code costs as many scores as it has distinct fingerprints, squared.
+    """
     prints = {sid: fp for sid, fp in prints.items() if len(fp) >= MIN_SIZE}
+    groups: dict[frozenset[int], list[str]] = {}
+    for sid in sorted(prints):
+        groups.setdefault(prints[sid], []).append(sid)
+    distinct = list(groups)
+    # Scores between distinct fingerprints (and with itself: 1 for a group's members).
+    close: dict[frozenset[int], list[tuple[frozenset[int], float]]] = {
+        fp: [(fp, 1.0)] if 1.0 >= threshold else [] for fp in distinct}
+    for i, a in enumerate(distinct):
+        for b in distinct[i + 1:]:
+            s = score(a, b)
+            if s >= threshold:
+                close[a].append((b, s))
+                close[b].append((a, s))
     matches = []
-    ids = sorted(prints)
-    for i, a in enumerate(ids):
+    for fp, members in groups.items():
         for name, ref in refs.items():
-            s = score(prints[a], ref)
+            s = score(fp, ref)
             if s >= threshold:
-                matches.append(Match(a, name, s, name))
-        for b in ids[i + 1:]:
-            s = score(prints[a], prints[b])
-            if s >= threshold:
-                matches.append(Match(a, b, s, "student"))
+                matches += [Match(a, name, s, name) for a in members]
+        for other, s in close[fp]:
+            matches += [Match(a, b, s, "student") for a in members for b in groups[other]
+                        if a < b]
     return sorted(matches, key=lambda m: (m.student_a, m.what != "student", m.student_b))
 
 
@@ -184,6 +200,10 @@ def similarity_csv(matches: list[Match], cell: Callable[[str], str] = str) -> st
 
 
 FLAG = "similarity:"
+#: Similarity flags per student, the closest first; a last flag counts the rest
+#: (all pairs stay in similarity.csv): a class that shares one solution would
+#: otherwise give every student a flag per classmate.
+MAX_FLAGS = 5
 
 
 def _flag(match: Match, other: str, solutions: str | None) -> str:
@@ -198,17 +218,25 @@ def flag_copies(results: list[Any], source: notebook.SourceNotebook,
     """Compare the whole class (each result's stored ``fingerprint``), replace
     every ``similarity`` flag by this comparison's, and return the matches.
 
-    Run on the merged class, so a regrade of one student is compared with
-    everyone, and flags of a pair that no longer matches disappear.
+    Each student gets a flag for the references their code matches, then for
+    the closest classmates, :data:`MAX_FLAGS` in all, and one flag saying how
+    many more there are. Run on the merged class, so a regrade of one student
+    is compared with everyone, and flags of a pair that no longer matches
+    disappear.
     """
     prints = {r.student_id: frozenset(r.fingerprint) for r in results}
     matches = find_prints(prints, references(source, solutions))
-    by_id = {r.student_id: r for r in results}
+    found: dict[str, list[tuple[Match, str]]] = {}
+    for m in matches:
+        found.setdefault(m.student_a, []).append((m, m.student_b))
+        if m.what == "student":
+            found.setdefault(m.student_b, []).append((m, m.student_a))
     for r in results:
         r.flags = [f for f in r.flags if not f.startswith(FLAG)]
-    for m in matches:
-        if m.student_a in by_id:
-            by_id[m.student_a].flags.append(_flag(m, m.student_b, solutions))
-        if m.what == "student" and m.student_b in by_id:
-            by_id[m.student_b].flags.append(_flag(m, m.student_a, solutions))
+        mine = sorted(found.get(r.student_id, ()),
+                      key=lambda x: (x[0].what == "student", -x[0].similarity, x[1]))
+        r.flags += [_flag(m, other, solutions) for m, other in mine[:MAX_FLAGS]]
+        if len(mine) > MAX_FLAGS:
+            r.flags.append(f"{FLAG} and {len(mine) - MAX_FLAGS} more students at or above "
+                           f"{THRESHOLD:.0%} (see similarity.csv)")
     return matches

@@ -1066,3 +1066,55 @@ def test_similarity_of_solutions_module_and_deep_code():
     deep = "def f(k):\n    if k == 0:\n        return 0\n" + "".join(
         f"    elif k == {i}:\n        return {i}\n" for i in range(1, 500))
     assert len(similarity.fingerprint([deep])) > similarity.MIN_SIZE
+
+
+def test_similarity_groups_give_the_pairs_of_scoring_every_pair():
+    """Grouping identical fingerprints changes no match: compared with scoring
+    every pair and every reference one by one, on a class with many copies."""
+    import random
+
+    from autograder import similarity
+
+    rng = random.Random(5)
+    base = [frozenset(rng.sample(range(10_000), 200)) for _ in range(6)]
+    # Variants of the bases: some above the threshold, some below.
+    pool = base + [frozenset(list(b)[: rng.randint(150, 200)] + rng.sample(range(10_000, 20_000), 20))
+                   for b in base]
+    prints = {f"s{i:03d}": rng.choice(pool) for i in range(120)}
+    prints["tiny"] = frozenset(range(10))  # too little code to compare
+    refs = {similarity.INSTRUCTOR: base[0], similarity.SOLUTIONS: frozenset(range(500))}
+    expected = []
+    ids = sorted(s for s, fp in prints.items() if len(fp) >= similarity.MIN_SIZE)
+    for i, a in enumerate(ids):
+        for name, ref in refs.items():
+            if similarity.score(prints[a], ref) >= similarity.THRESHOLD:
+                expected.append((a, name, similarity.score(prints[a], ref), name))
+        for b in ids[i + 1:]:
+            s = similarity.score(prints[a], prints[b])
+            if s >= similarity.THRESHOLD:
+                expected.append((a, b, s, "student"))
+    got = similarity.find_prints(prints, refs)
+    assert sorted(expected) == sorted((m.student_a, m.student_b, m.similarity, m.what)
+                                      for m in got)
+    assert len(got) > 500 and any(m.similarity < 1 for m in got)
+
+
+def test_similarity_flags_are_bounded_per_student():
+    """Twelve students with one solution: every pair is in similarity.csv, but
+    each student has at most MAX_FLAGS flags and one that counts the rest."""
+    from autograder import report, similarity
+
+    code = ["def f(a, b):\n" + "".join(f"    a = a * {i} + b[{i}] - {i}\n" for i in range(30))
+            + "    return a\n"]
+    results = []
+    for i in range(12):
+        r = grade.SubmissionResult(f"s{i:02d}", 0, 15, "ok", [])
+        r.fingerprint = sorted(similarity.fingerprint(code))
+        results.append(r)
+    matches = similarity.flag_copies(results, _source(), A.solutions)
+    assert len([m for m in matches if m.what == "student"]) == 12 * 11 // 2
+    for r in results:
+        flags = [f for f in r.flags if f.startswith(similarity.FLAG)]
+        assert len(flags) == similarity.MAX_FLAGS + 1
+        assert flags[-1].startswith(f"similarity: and {11 - similarity.MAX_FLAGS} more")
+    assert len(report.similarity_csv(matches).splitlines()) == 1 + 12 * 11 // 2

@@ -324,3 +324,20 @@ def test_copies_are_looked_for_in_the_whole_class_on_a_regrade(tmp_path):
         {"student_a": "ben", "student_b": "cat", "similarity": "1.000", "what": "student"}]
     assert not any(f.startswith("similarity:") for f in json.loads(
         (out / "results.json").read_text())["results"][0]["flags"])
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_results_json_streamed_is_one_json_document(n):
+    """results.json is written one student at a time: the same text as
+    json.dumps of the whole document (hostile text included)."""
+    results = [_result(f"s{i}\u202e\ud800\n", i) for i in range(n)]
+    for r in results:
+        r.notes = ["x\u0000y", "\"quoted\"\n{", "caf\u00e9"]
+        r.fingerprint = [3, 1, 2]
+    doc = {"format": report.RESULTS_FORMAT, "assignment": A.name,
+           "grade_ids": list(A.grade_ids), "max_score": A.max_score,
+           "manual": {m.grade_id: m.points for m in A.manual},
+           "results": [report.result_record(r) for r in sorted(results, key=lambda r: r.student_id)]}
+    text = b"".join(report.results_json_chunks(results, A)).decode()
+    assert text == json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=True, default=str) + "\n"
+    assert len(json.loads(text)["results"]) == n

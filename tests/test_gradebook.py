@@ -200,7 +200,7 @@ def _structure(url: str) -> dict[str, list[tuple]]:
                         if c["name"] != "id" and not (c["name"].endswith("_id")
                                                       and c["name"] != "course_id")]
                 rows = conn.execute(text(f"SELECT {', '.join(cols) or 'COUNT(*)'} FROM {table}"))
-                out[table] = sorted((tuple(map(str, r)) for r in rows))
+                out[table] = sorted(tuple(map(str, r)) for r in rows)
         return out
     finally:
         engine.dispose()
