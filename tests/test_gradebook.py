@@ -316,6 +316,25 @@ def test_due_date_and_late_penalty(url, tmp_path):
         assert gb.find_submission("poisson_mixture", "ben").total_seconds_late == 2 * 86400 + 36000
 
 
+def test_a_class_lands_in_one_transaction(url):
+    """A student who cannot be recorded rolls the whole class back: the
+    gradebook holds all of this run or none of it, never a part."""
+    from nbgrader.api import Gradebook
+
+    gradebook.record(CLASS[:1], url, POISSON)
+    before = _counts(url)
+    with Gradebook(url) as gb:
+        score = gb.find_submission("poisson_mixture", "ann").score
+    assert score == CLASS[0].score < 15
+    bad = _result("zed", 2)
+    bad.tests[0].grade_id = "not_a_cell"
+    with pytest.raises(gradebook.GradebookError, match="not_a_cell"):
+        gradebook.record([_result("ann", 15), _result("ben", 5), bad], url, POISSON)
+    assert _counts(url) == before
+    with Gradebook(url) as gb:
+        assert gb.find_submission("poisson_mixture", "ann").score == score  # not 15
+
+
 def test_an_unreachable_database_is_a_clear_error(tmp_path):
     with pytest.raises(gradebook.GradebookError, match="cannot open the gradebook"):
         gradebook.check(f"sqlite:///{tmp_path}/missing/folder/gradebook.db")
