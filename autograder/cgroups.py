@@ -317,6 +317,7 @@ class Cgroup:
             except OSError:
                 pass
         deadline = time.monotonic() + wait
+        pause = 0.0005
         while True:
             left = [p for p in self.pids() if p != spare]
             if not left:
@@ -328,7 +329,10 @@ class Cgroup:
                     pass
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.01)
+            # A killed process is usually gone within a millisecond: look again
+            # soon, then less and less often.
+            time.sleep(pause)
+            pause = min(2 * pause, 0.01)
 
     def remove(self) -> None:
         """Kill what is left in the group and remove it."""

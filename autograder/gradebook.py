@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +50,13 @@ from . import assignments, spec
 from .late import LatePolicy, parse_time
 
 PACKAGE = Path(__file__).resolve().parent
+
+# nbgrader imports nbformat, which imports jsonschema, which builds a parser of
+# IRI syntax at import time when ``rfc3987_syntax`` is installed: a second of
+# every run that writes a gradebook, for the "iri" string formats that no
+# notebook schema uses. It is an optional module of jsonschema: treated here as
+# not installed (unless something imported it already).
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 class GradebookError(RuntimeError):
