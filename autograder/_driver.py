@@ -680,6 +680,38 @@ def from_template(cfg):
         sock.sendall(json.dumps({"pid": pid}).encode())
 
 
+def _wait_or_kill(pid, fd_status):
+    """Wait for the sandboxed process; kill it first if the grader goes away.
+
+    The grader holds the reading end of the status pipe: when it dies (even
+    by SIGKILL) the pipe has no reader and ``poll`` reports an error on this
+    end. The sandboxed process is PID 1 of its namespace, so killing it ends
+    every process the student's code started.
+    """
+    import select
+    import signal
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd (Linux < 5.3): poll the pipe only
+        pidfd = None
+    poller = select.poll()
+    poller.register(fd_status, 0)  # POLLERR / POLLHUP are always reported
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
+    while True:
+        events = dict(poller.poll(None if pidfd is not None else 200))
+        if fd_status in events:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return os.waitpid(pid, 0)
+        done = os.waitpid(pid, os.WNOHANG)
+        if done[0] == pid:
+            return done
+
+
 def _supervise(cfg, fds, checks, mpl_files, fresh):
     """In the template's fork: join the cgroup, enter new namespaces, fork
     the sandboxed process (PID 1 of its namespace), report how it ended."""
@@ -731,7 +763,7 @@ def _supervise(cfg, fds, checks, mpl_files, fresh):
     os.close(fd_out)
     status = 0
     try:
-        _, status = os.waitpid(pid, 0)
+        _, status = _wait_or_kill(pid, fd_status)
     finally:
         try:
             os.write(fd_status, STATUS.pack(status))

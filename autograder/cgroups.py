@@ -189,16 +189,21 @@ def _enable_v2_controllers(base: Path) -> None:
 
 
 def _remove_stale(hierarchy: Hierarchy) -> None:
-    """Remove the empty groups a grader that died (SIGKILL) left behind."""
-    for base in set(hierarchy.bases.values()):
-        for d in base.glob("autograder-*-*"):
-            owner = d.name.split("-")[1]
-            if not owner.isdigit() or Path(f"/proc/{owner}").exists():
-                continue
-            try:
-                d.rmdir()  # fails, as it should, while processes are left in it
-            except OSError:
-                pass
+    """Remove the groups a grader that died (SIGKILL) left behind, killing
+    what is still in them: sandboxes nobody grades any more."""
+    names = {d.name for base in set(hierarchy.bases.values())
+             for d in base.glob("autograder-*-*") if d.is_dir()}
+    for name in sorted(names):
+        owner = name.split("-")[1]
+        if not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        group = Cgroup(hierarchy, name)
+        if group.kill(wait=2.0):
+            for d in group.dirs:
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
 
 
 _COUNTER = itertools.count()

@@ -237,6 +237,47 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Task:
+    """One submission to grade.
+
+    ``source`` says where the notebook is (a file below the submissions
+    folder, or a zip member); the worker reads it, with its size cap, only
+    when it grades the task, so a batch never holds every notebook in memory.
+    ``data`` (bytes given directly) takes precedence. ``flags`` come from
+    collection; ``absent`` marks a roster student who submitted nothing.
+    """
+
+    student_id: str
+    data: bytes | None
+    problem: str | None = None
+    note: str | None = None
+    source: FileRef | ZipRef | None = None
+    flags: tuple[str, ...] = ()
+    absent: bool = False
+    timestamp: str | None = None  # when it was submitted, as collected
+
+    def load(self) -> tuple[bytes | None, str | None]:
+        """The notebook's bytes, or None and the reason (a status)."""
+        if self.data is not None or self.source is None:
+            return self.data, self.problem
+        try:
+            return self.source.read(), None
+        except Unreadable as exc:
+            return None, str(exc)
+
+
+def make_task(sub: Submission) -> Task:
+    """A task that refers to the notebook; nothing is read here."""
+    source = sub.source
+    if source is None and sub.path is not None and sub.problem is None:
+        path = Path(sub.path).absolute()
+        source = FileRef(str(path.parent), (path.name,))
+    return Task(sub.student_id, None, problem=sub.problem, note=sub.note, source=source,
+                flags=tuple(sub.flags), absent=sub.absent,
+                timestamp=getattr(sub, "timestamp", None))
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A file of the input that is not graded, and why."""
 

@@ -34,14 +34,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import assignments, notebook, sandbox, scan, similarity, spec
-from .collect import FileRef, Skipped, Submission, Unreadable, ZipRef
+from .collect import Skipped, Submission, Task, make_task
+from .results import CellLog, SubmissionResult, TestResult
 
 if TYPE_CHECKING:
     from .late import LatePolicy
@@ -100,88 +101,6 @@ class Kit:
     @property
     def declaration(self) -> spec.Assignment:
         return assignments.get(self.assignment)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One submission to grade.
-
-    ``source`` says where the notebook is (a file below the submissions
-    folder, or a zip member); the worker reads it, with its size cap, only
-    when it grades the task, so a batch never holds every notebook in memory.
-    ``data`` (bytes given directly) takes precedence. ``flags`` come from
-    collection; ``absent`` marks a roster student who submitted nothing.
-    """
-
-    student_id: str
-    data: bytes | None
-    problem: str | None = None
-    note: str | None = None
-    source: FileRef | ZipRef | None = None
-    flags: tuple[str, ...] = ()
-    absent: bool = False
-    timestamp: str | None = None  # when it was submitted, as collected
-
-    def load(self) -> tuple[bytes | None, str | None]:
-        """The notebook's bytes, or None and the reason (a status)."""
-        if self.data is not None or self.source is None:
-            return self.data, self.problem
-        try:
-            return self.source.read(), None
-        except Unreadable as exc:
-            return None, str(exc)
-
-
-@dataclass
-class TestResult:
-    grade_id: str
-    function: str
-    title: str
-    max_points: int
-    points: int = 0
-    passed: bool = False
-    message: str = ""
-    case: str = ""
-    case_visible: bool = False
-    detail: str = ""
-
-
-@dataclass
-class CellLog:
-    label: str
-    first_line: str
-    outcome: str  # ok, error, timeout, died, skipped
-    message: str = ""
-    traceback: str = ""
-
-
-@dataclass
-class SubmissionResult:
-    """The grade of one student, and everything the feedback shows."""
-
-    student_id: str
-    score: int
-    max_score: int
-    status: str
-    tests: list[TestResult]
-    cells: list[CellLog] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    isolation: str = ""
-    #: The shape of the student's own code (:func:`autograder.similarity.fingerprint`),
-    #: kept with the result so that a regrade compares with the whole class.
-    fingerprint: list[int] = field(default_factory=list)
-    #: The name of the assignment graded.
-    assignment: str = ""
-    #: When it was submitted, as collected (see :mod:`autograder.late`).
-    timestamp: str | None = None
-    #: The late policy's verdict (:func:`autograder.late.verdict`); None without a policy.
-    late: dict | None = None
-
-    @property
-    def points(self) -> dict[str, int]:
-        return {t.grade_id: t.points for t in self.tests}
 
 
 # --------------------------------------------------------------------------
@@ -577,17 +496,6 @@ def self_check(executor: Executor, kit: Kit) -> SubmissionResult:
     if result.score != result.max_score or result.status != "ok":
         raise GraderSelfCheckFailed(result, kit.assignment)
     return result
-
-
-def make_task(sub: Submission) -> Task:
-    """A task that refers to the notebook; nothing is read here."""
-    source = sub.source
-    if source is None and sub.path is not None and sub.problem is None:
-        path = Path(sub.path).absolute()
-        source = FileRef(str(path.parent), (path.name,))
-    return Task(sub.student_id, None, problem=sub.problem, note=sub.note, source=source,
-                flags=tuple(sub.flags), absent=sub.absent,
-                timestamp=getattr(sub, "timestamp", None))
 
 
 # --------------------------------------------------------------------------

@@ -435,7 +435,7 @@ def write_autograded(course: Path, submissions: Iterable, results: Iterable,
                      src: AssignmentSource | None = None) -> list[str]:
     """Write ``course/autograded/<student>/<assignment>/<notebook>.ipynb`` for each
     submission graded now; the reasons some were not written."""
-    from .grade import make_task
+    from .collect import make_task
 
     src = src or assignment_source(assignment)
     by_id = {r.student_id: r for r in results}

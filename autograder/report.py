@@ -61,8 +61,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .collect import Skipped
-from .grade import CellLog, SubmissionResult, TestResult
 from .notebook import SourceNotebook
+from .results import CellLog, SubmissionResult, TestResult
 from .similarity import Match, flag_copies, similarity_csv
 from .spec import Assignment
 

@@ -735,3 +735,59 @@ def test_a_dead_template_fails_closed(toolkit):
         assert child.cgroup is None  # its group was removed
     finally:
         kit.cleanup()
+
+
+# --------------------------------------------------------------------------
+# a grader killed in the middle of a batch
+
+
+def _group_names(grader: int) -> set[str]:
+    hierarchy = cgroups.find_hierarchy()
+    return {d.name for base in hierarchy.bases.values()
+            for d in base.glob(f"autograder-{grader}-*")}
+
+
+def _descends(pid: int, ancestor: int, parent: dict[int, int]) -> bool:
+    while pid > 1:
+        pid = parent.get(pid, 0)
+        if pid == ancestor:
+            return True
+    return False
+
+
+def test_a_killed_grader_leaves_no_sandbox_running(tmp_path):
+    """SIGKILL to the grader while a submission loops forever: its sandbox,
+    the template and the sandboxes' supervisors are gone within seconds (not
+    at the end of the CPU limit), and the next grader removes the groups."""
+    loop = "def log_poisson_pmf(x, lam):\n    while True:\n        pass\n"
+    subs = tmp_path / "subs"
+    for i in range(3):
+        (subs / f"s{i}").mkdir(parents=True)
+        (subs / f"s{i}" / "poisson_mixture.ipynb").write_bytes(
+            _notebook(log_poisson_pmf=loop) if i else SOURCE.read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(subs), "--out",
+                             str(tmp_path / "out"), "-j", "1", "--timeout", "60"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        busy: list[int] = []
+        while not busy and time.monotonic() < deadline:  # a sandbox spinning in the loop
+            time.sleep(0.2)
+            groups = [cgroups.Cgroup(cgroups.find_hierarchy(), n) for n in _group_names(proc.pid)]
+            busy = [p for g in groups for p in g.pids()
+                    if Path(f"/proc/{p}/stat").read_text().split()[2] == "R"]
+        assert busy, "no sandbox ran the loop"
+        parent = {int(a): int(b) for a, b in (line.split() for line in subprocess.run(
+            ["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout.splitlines()[1:])}
+        family = [p for p in parent if p != proc.pid and _descends(p, proc.pid, parent)]
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in family):
+        time.sleep(0.1)
+    left = [p for p in family if Path(f"/proc/{p}").exists()]
+    assert family and not left, f"processes left after the grader died: {left}"
+    assert _group_names(proc.pid)  # the groups are still there, empty
+    cgroups._remove_stale(cgroups.find_hierarchy())  # what the next grader does first
+    assert not _group_names(proc.pid)

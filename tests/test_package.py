@@ -231,3 +231,57 @@ def test_declared_dependencies_match_requirements_txt():
     assert project["name"] == "em-course"
     assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == [
         "solutions", "autograder", "autograder.*"]
+
+
+def _imports(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``package`` it imports (at the top or inside
+    a function: a lazy import is still a dependency)."""
+    import ast
+
+    root = REPO / package
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.with_suffix("").relative_to(REPO).parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        deps = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and ast.unparse(block.test).endswith("TYPE_CHECKING")
+                       for stmt in block.body for n in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:  # for annotations only, never imported
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = here[:len(here) - node.level + 1] if node.level else []
+                target = ".".join([*base, *([node.module] if node.module else [])])
+                deps.add(target)
+                deps.update(f"{target}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+@pytest.mark.parametrize("package", ["autograder", "solutions"])
+def test_no_import_cycles(package):
+    """No module imports, even lazily, a module that imports it back (grade and
+    report once did: results now live in autograder.results)."""
+    graph = _imports(package)
+    assert graph[f"{package}.grade" if package == "autograder" else "solutions.em"]
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        for dep in sorted(graph[name]):
+            if dep == package:  # the package's __init__ only re-exports
+                continue
+            assert dep not in path, " -> ".join([*path[path.index(dep):], dep])
+            if dep not in done:
+                visit(dep, [*path, dep])
+        done.add(name)
+
+    for name in sorted(graph):
+        if name != package:
+            visit(name, [name])
