@@ -591,7 +591,7 @@ def build_zip(dest: Path) -> tuple[Path, dict[str, Expected]]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m autograder_corpus.poisson_mixture.build DEST", file=sys.stderr)
+        print("usage: python -m tests.autograder_corpus.poisson_mixture.build DEST", file=sys.stderr)
         return 2
     dest = Path(argv[0])
     expected = build(dest)
