@@ -210,6 +210,27 @@ def responsibilities(tau, want, hint, rtol, atol, single_sum=None):
     close(tau, want, "e_step: tau", *tolerances(single, rtol, atol))
 
 
+def check_log_density(got, expected, what, hint, rtol, atol, finite=False):
+    """An (n, K) array of log-densities against the expected ones: its shape,
+    then its infinities where expected (or, with ``finite``, none at all; the
+    ``hint`` follows either message), then closeness."""
+    want = np.asarray(expected, dtype=float)
+    same_shape(got, want.shape, what)
+    if finite:
+        all_finite(got, what, hint)
+    else:
+        same_special(got, want, what, hint)
+    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+
+
+def check_finite_number(value, expected, what, hint, rtol, atol):
+    """One number (a log-likelihood): finite (else the ``hint``), then close."""
+    value, want = np.float64(value), np.float64(expected)
+    if not np.isfinite(value):
+        fail(f"{what} is {value}, expected {fmt(want)}", "not a finite number", hint)
+    close(value, want, what, *tolerances(single_precision(value), rtol, atol))
+
+
 def best_permutation(got, want):
     """The order of ``got``'s components (along its first axis) closest to
     ``want``'s, by the largest relative difference; the identity past K = 6."""

@@ -49,6 +49,7 @@ __all__ = [
     "fit",
     "from_vector",
     "normalise_log_joint",
+    "responsibilities",
     "run_em",
     "stops",
     "to_vector",
@@ -97,6 +98,15 @@ def normalise_log_joint(log_joint: np.ndarray) -> np.ndarray:
     total[total == 0.0] = 1.0
     log_joint /= total
     return log_norm
+
+
+def responsibilities(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`normalise_log_joint` for a log-joint laid out (n, K), one row per
+    sample: :math:`t_{ik}` (the same array, overwritten) and
+    :math:`\log p(x_i \mid \theta)`.
+    """
+    log_norm = normalise_log_joint(log_joint.T)  # components along the rows: the (K, n) view
+    return log_joint, log_norm
 
 
 def raise_if_impossible(log_norm: np.ndarray, why: str) -> None:

@@ -80,13 +80,6 @@ def _log_joint(x: np.ndarray, theta: ExponentialParams) -> np.ndarray:
     return log_pi + np.log(theta.lam) - np.outer(x, theta.lam)
 
 
-def _normalise(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Responsibilities (n, K) and log p(x_i | theta) (n,), by the one
-    log-sum-exp of :func:`solutions.em.normalise_log_joint` (in place)."""
-    log_norm = em.normalise_log_joint(log_joint.T)
-    return log_joint, log_norm
-
-
 def _m_step(x: np.ndarray, tau: np.ndarray) -> ExponentialParams:
     nk = tau.sum(axis=0)
     sx = x @ tau
@@ -108,7 +101,7 @@ def e_step(x: object, pi: object, lam: object) -> np.ndarray:
     computed by log-sum-exp, so rows stay finite when every density underflows.
     """
     x = _check_x(x)
-    return _normalise(_log_joint(x, _check_params(pi, lam)))[0]
+    return em.responsibilities(_log_joint(x, _check_params(pi, lam)))[0]
 
 
 def m_step(x: object, tau: object) -> ExponentialParams:
@@ -126,7 +119,7 @@ def m_step(x: object, tau: object) -> ExponentialParams:
 def log_likelihood(x: object, pi: object, lam: object) -> float:
     r""":math:`\ell(\theta) = \sum_i \log \sum_k \pi_k \lambda_k e^{-\lambda_k x_i}`."""
     x = _check_x(x)
-    return float(_normalise(_log_joint(x, _check_params(pi, lam)))[1].sum())
+    return float(em.responsibilities(_log_joint(x, _check_params(pi, lam)))[1].sum())
 
 
 def sample(
@@ -141,7 +134,7 @@ def sample(
 
 def _model(x: np.ndarray) -> Model[ExponentialParams]:
     def e(theta: ExponentialParams) -> tuple[np.ndarray, float]:
-        tau, log_norm = _normalise(_log_joint(x, theta))
+        tau, log_norm = em.responsibilities(_log_joint(x, theta))
         return tau, float(log_norm.sum())
 
     return Model(

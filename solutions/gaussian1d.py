@@ -116,12 +116,6 @@ def _log_joint(x: np.ndarray, theta: Gaussian1DParams) -> np.ndarray:
     return log_pi + _log_pdf(x, theta.mu, theta.var)
 
 
-def _normalise(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Responsibilities (n, K) and :math:`\\log p(x_i \\mid \\theta)` (n,), in place."""
-    log_norm = em.normalise_log_joint(log_joint.T)
-    return log_joint, log_norm
-
-
 def _m_step(x: np.ndarray, tau: np.ndarray, var_floor: float) -> Gaussian1DParams:
     nk = tau.sum(axis=0)
     empty = nk < _TINY
@@ -165,7 +159,7 @@ def e_step(x: object, pi: object, mu: object, var: object) -> np.ndarray:
     underflows, and a weight :math:`\pi_k = 0` gives :math:`t_{ik} = 0`.
     """
     x = _check_x(x)
-    return _normalise(_log_joint(x, _check_params(pi, mu, var)))[0]
+    return em.responsibilities(_log_joint(x, _check_params(pi, mu, var)))[0]
 
 
 def m_step(x: object, tau: object, var_floor: float = VAR_FLOOR) -> Gaussian1DParams:
@@ -192,7 +186,7 @@ def m_step(x: object, tau: object, var_floor: float = VAR_FLOOR) -> Gaussian1DPa
 def log_likelihood(x: object, pi: object, mu: object, var: object) -> float:
     r""":math:`\ell(\theta) = \sum_i \log \sum_k \pi_k p_k(x_i)`, by log-sum-exp."""
     x = _check_x(x)
-    return float(_normalise(_log_joint(x, _check_params(pi, mu, var)))[1].sum())
+    return float(em.responsibilities(_log_joint(x, _check_params(pi, mu, var)))[1].sum())
 
 
 def sample(
@@ -217,7 +211,7 @@ def _model(x: np.ndarray, var_floor: float) -> Model[Gaussian1DParams]:
             raise ValueError(
                 f"component {k} collapsed: variance {theta.var[k]!r} (use var_floor > 0)"
             )
-        tau, log_norm = _normalise(_log_joint(x, theta))
+        tau, log_norm = em.responsibilities(_log_joint(x, theta))
         return tau, float(log_norm.sum())
 
     return Model(

@@ -117,9 +117,7 @@ def _e_pass(x: np.ndarray, pi: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray,
         log_pi = np.log(pi)
     log_joint = _log_pmf(x, lam)
     log_joint += log_pi[None, :]
-    # The normaliser takes components along the rows: the (K, n) transposed view.
-    log_norm = em.normalise_log_joint(log_joint.T)
-    return log_joint, log_norm
+    return em.responsibilities(log_joint)
 
 
 _IMPOSSIBLE = "a count > 0 where every component with pi_k > 0 has rate lam_k = 0"

@@ -18,12 +18,13 @@ from autograder.checks import (
     as_outputs,
     as_scalar,
     best_permutation,
+    check_finite_number,
+    check_log_density,
     close,
     fail,
     fmt,
     responsibilities,
     same_shape,
-    same_special,
     single_precision,
     tolerances,
     where,
@@ -49,13 +50,6 @@ _BERNOULLI_LSE_HINT = (
 )
 
 
-def _bernoulli_result(function, result):
-    """The result of a graded function as plain float64 arrays."""
-    if function == "log_likelihood":
-        return as_scalar(function, result)
-    return as_outputs(function, result, OUTPUTS.get(function, ()))
-
-
 def _probabilities(mu, what, single):
     """Entries in [0, 1] (up to float32 rounding for a float32 result)."""
     slack = SINGLE["sum"] if single else 0.0
@@ -70,24 +64,20 @@ def _probabilities(mu, what, single):
 
 def check_log_bernoulli(got, expected, rtol=1e-6, atol=1e-8):
     """``log_bernoulli(X, mu)`` against the expected (n, K) log-probabilities."""
-    got = _bernoulli_result("log_bernoulli", got)
-    want = np.asarray(expected, dtype=float)
-    what = "log_bernoulli(X, mu)"
-    same_shape(got, want.shape, what)
-    same_special(got, want, what, _BERNOULLI_LOG_HINT)
-    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+    check_log_density(as_outputs("log_bernoulli", got), expected,
+                      "log_bernoulli(X, mu)", _BERNOULLI_LOG_HINT, rtol, atol)
 
 
 def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
     """``e_step(X, pi, mu)`` against the expected (n, K) responsibilities."""
-    tau = _bernoulli_result("e_step", got)
+    tau = as_outputs("e_step", got)
     responsibilities(tau, np.asarray(expected, dtype=float), _BERNOULLI_LSE_HINT, rtol, atol,
                      single_sum=BERNOULLI_SINGLE_SUM)
 
 
 def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
     """``m_step(X, tau, alpha, beta)`` against the expected ``(pi, mu)``."""
-    pi, mu = _bernoulli_result("m_step", got)
+    pi, mu = as_outputs("m_step", got, OUTPUTS["m_step"])
     want_pi, want_mu = (np.asarray(e, dtype=float) for e in expected)
     single = single_precision(pi, mu)
     same_shape(pi, want_pi.shape, "m_step: pi")
@@ -105,12 +95,8 @@ def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
 
 def check_log_likelihood(got, expected, rtol=1e-6, atol=1e-8):
     """``log_likelihood(X, pi, mu)`` against the expected float."""
-    value = np.float64(_bernoulli_result("log_likelihood", got))
-    want = np.float64(expected)
-    if not np.isfinite(value):
-        fail(f"log_likelihood is {value}, expected {fmt(want)}", "not a finite number",
-             _BERNOULLI_LSE_HINT)
-    close(value, want, "log_likelihood", *tolerances(single_precision(value), rtol, atol))
+    check_finite_number(as_scalar("log_likelihood", got), expected, "log_likelihood",
+                        _BERNOULLI_LSE_HINT, rtol, atol)
 
 
 def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, param_atol=1e-10, final_atol=1e-6):
@@ -122,7 +108,7 @@ def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, param_atol=1e-10, final_
     ``n_iter`` (the exact number of iterations when ``tol=0``, else None).
     Components are matched up to a permutation (of the rows of ``mu``).
     """
-    pi, mu, obj = _bernoulli_result("em", got)
+    pi, mu, obj = as_outputs("em", got, OUTPUTS["em"])
     want_pi = np.asarray(expected["pi"], dtype=float)
     want_mu = np.asarray(expected["mu"], dtype=float)
     head = np.asarray(expected["objective_head"], dtype=float)

@@ -19,6 +19,8 @@ from autograder.checks import (
     all_finite,
     as_outputs,
     as_scalar,
+    check_finite_number,
+    check_log_density,
     close,
     fail,
     fmt,
@@ -44,31 +46,15 @@ _GMM_LSE_HINT = (
 )
 
 
-def gmm_read(function, result):
-    """The result of a graded function as plain float64 arrays.
-
-    ``log_gaussian_pdf`` and ``e_step`` give one array, ``log_likelihood`` a
-    float, ``m_step`` the tuple ``(pi, mu, cov)`` and ``em``
-    ``(pi, mu, cov, loglik)``.
-    """
-    if function == "log_likelihood":
-        return as_scalar(function, result)
-    return as_outputs(function, result, OUTPUTS.get(function, ()))
-
-
 def check_log_gaussian_pdf(got, expected, rtol=1e-6, atol=1e-8):
     """``log_gaussian_pdf(X, mu, cov)`` against the expected (n, K) log-densities."""
-    got = gmm_read("log_gaussian_pdf", got)
-    want = np.asarray(expected, dtype=float)
-    what = "log_gaussian_pdf(X, mu, cov)"
-    same_shape(got, want.shape, what)
-    all_finite(got, what, _GMM_LOG_HINT)
-    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+    check_log_density(as_outputs("log_gaussian_pdf", got), expected,
+                      "log_gaussian_pdf(X, mu, cov)", _GMM_LOG_HINT, rtol, atol, finite=True)
 
 
 def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
     """``e_step(X, pi, mu, cov)`` against the expected (n, K) responsibilities."""
-    tau = gmm_read("e_step", got)
+    tau = as_outputs("e_step", got)
     responsibilities(tau, np.asarray(expected, dtype=float), _GMM_LSE_HINT, rtol, atol)
 
 
@@ -88,7 +74,7 @@ def check_m_step(got, expected, rtol=1e-8, atol=1e-10):
     The tolerances are tight (the updates are closed formulas), so that a
     forgotten ``reg_covar * I`` (1e-6 on the diagonal) is seen.
     """
-    pi, mu, cov = gmm_read("m_step", got)
+    pi, mu, cov = as_outputs("m_step", got, OUTPUTS["m_step"])
     want_pi, want_mu, want_cov = (np.asarray(e, dtype=float) for e in expected)
     single = single_precision(pi, mu, cov)
     same_shape(pi, want_pi.shape, "m_step: pi")
@@ -107,12 +93,8 @@ def check_m_step(got, expected, rtol=1e-8, atol=1e-10):
 
 def check_log_likelihood(got, expected, rtol=1e-6, atol=1e-8):
     """``log_likelihood(X, pi, mu, cov)`` against the expected float."""
-    value = np.float64(gmm_read("log_likelihood", got))
-    want = np.float64(expected)
-    if not np.isfinite(value):
-        fail(f"log_likelihood is {value}, expected {fmt(want)}", "not a finite number",
-             _GMM_LSE_HINT)
-    close(value, want, "log_likelihood", *tolerances(single_precision(value), rtol, atol))
+    check_finite_number(as_scalar("log_likelihood", got), expected, "log_likelihood",
+                        _GMM_LSE_HINT, rtol, atol)
 
 
 def _gmm_permutations(k):
@@ -145,7 +127,7 @@ def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
     parameters are compared with ``param_rtol`` relative to the scale of each
     coordinate (means) or pair of coordinates (covariances).
     """
-    pi, mu, cov, loglik = gmm_read("em", got)
+    pi, mu, cov, loglik = as_outputs("em", got, OUTPUTS["em"])
     want_pi = np.asarray(expected["pi"], dtype=float)
     want_mu = np.asarray(expected["mu"], dtype=float)
     want_cov = np.asarray(expected["cov"], dtype=float)

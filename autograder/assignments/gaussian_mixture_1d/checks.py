@@ -18,6 +18,8 @@ from autograder.checks import (
     as_outputs,
     as_scalar,
     best_permutation,
+    check_finite_number,
+    check_log_density,
     close,
     fail,
     fmt,
@@ -46,37 +48,21 @@ _FLOOR_HINT = (
 )
 
 
-def read_result(function, result):
-    """The result of a graded function as plain float64 arrays.
-
-    ``log_normal_pdf`` and ``e_step`` give one array, ``log_likelihood`` a
-    float, ``m_step`` the tuple ``(pi, mu, var)`` and ``em``
-    ``(pi, mu, var, loglik)``.
-    """
-    if function == "log_likelihood":
-        return as_scalar(function, result)
-    return as_outputs(function, result, OUTPUTS.get(function, ()))
-
-
 def check_log_normal_pdf(got, expected, rtol=1e-6, atol=1e-8):
     """``log_normal_pdf(x, mu, var)`` against the expected (n, K) log-densities."""
-    got = read_result("log_normal_pdf", got)
-    want = np.asarray(expected, dtype=float)
-    what = "log_normal_pdf(x, mu, var)"
-    same_shape(got, want.shape, what)
-    all_finite(got, what, _PDF_HINT)
-    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+    check_log_density(as_outputs("log_normal_pdf", got), expected,
+                      "log_normal_pdf(x, mu, var)", _PDF_HINT, rtol, atol, finite=True)
 
 
 def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
     """``e_step(x, pi, mu, var)`` against the expected (n, K) responsibilities."""
-    tau = read_result("e_step", got)
+    tau = as_outputs("e_step", got)
     responsibilities(tau, np.asarray(expected, dtype=float), _GAUSS_LSE_HINT, rtol, atol)
 
 
 def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
     """``m_step(x, tau, var_floor)`` against the expected ``(pi, mu, var)``."""
-    pi, mu, var = read_result("m_step", got)
+    pi, mu, var = as_outputs("m_step", got, OUTPUTS["m_step"])
     want_pi, want_mu, want_var = (np.asarray(e, dtype=float) for e in expected)
     single = single_precision(pi, mu, var)
     for got_part, want_part, name in ((pi, want_pi, "pi"), (mu, want_mu, "mu"),
@@ -96,12 +82,8 @@ def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
 
 def check_log_likelihood(got, expected, rtol=1e-6, atol=1e-8):
     """``log_likelihood(x, pi, mu, var)`` against the expected float."""
-    value = np.float64(read_result("log_likelihood", got))
-    want = np.float64(expected)
-    if not np.isfinite(value):
-        fail(f"log_likelihood is {value}, expected {fmt(want)}", "not a finite number",
-             _GAUSS_LSE_HINT)
-    close(value, want, "log_likelihood", *tolerances(single_precision(value), rtol, atol))
+    check_finite_number(as_scalar("log_likelihood", got), expected, "log_likelihood",
+                        _GAUSS_LSE_HINT, rtol, atol)
 
 
 def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
@@ -113,7 +95,7 @@ def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
     ``tol=0``, else None). Components are matched up to a permutation (by
     their means).
     """
-    pi, mu, var, loglik = read_result("em", got)
+    pi, mu, var, loglik = as_outputs("em", got, OUTPUTS["em"])
     want = {name: np.asarray(expected[name], dtype=float) for name in ("pi", "mu", "var")}
     head = np.asarray(expected["loglik_head"], dtype=float)
     k = want["pi"].shape[0]

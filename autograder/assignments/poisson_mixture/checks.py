@@ -18,12 +18,13 @@ from autograder.checks import (
     as_outputs,
     as_scalar,
     best_permutation,
+    check_finite_number,
+    check_log_density,
     close,
     fail,
     fmt,
     responsibilities,
     same_shape,
-    same_special,
     single_precision,
     tolerances,
 )
@@ -42,36 +43,21 @@ _LSE_HINT = (
 )
 
 
-def read_result(function, result):
-    """The result of a graded function as plain float64 arrays.
-
-    ``log_poisson_pmf`` and ``e_step`` give one array, ``log_likelihood`` a
-    float, ``m_step`` the tuple ``(pi, lam)`` and ``em`` ``(pi, lam, loglik)``.
-    """
-    if function == "log_likelihood":
-        return as_scalar(function, result)
-    return as_outputs(function, result, OUTPUTS.get(function, ()))
-
-
 def check_log_poisson_pmf(got, expected, rtol=1e-6, atol=1e-8):
     """``log_poisson_pmf(x, lam)`` against the expected (n, K) log-probabilities."""
-    got = read_result("log_poisson_pmf", got)
-    want = np.asarray(expected, dtype=float)
-    what = "log_poisson_pmf(x, lam)"
-    same_shape(got, want.shape, what)
-    same_special(got, want, what, _LOG_HINT)
-    close(got, want, what, *tolerances(single_precision(got), rtol, atol))
+    check_log_density(as_outputs("log_poisson_pmf", got), expected,
+                      "log_poisson_pmf(x, lam)", _LOG_HINT, rtol, atol)
 
 
 def check_e_step(got, expected, rtol=1e-6, atol=1e-8):
     """``e_step(x, pi, lam)`` against the expected (n, K) responsibilities."""
-    tau = read_result("e_step", got)
+    tau = as_outputs("e_step", got)
     responsibilities(tau, np.asarray(expected, dtype=float), _LSE_HINT, rtol, atol)
 
 
 def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
     """``m_step(x, tau)`` against the expected ``(pi, lam)``."""
-    pi, lam = read_result("m_step", got)
+    pi, lam = as_outputs("m_step", got, OUTPUTS["m_step"])
     want_pi, want_lam = (np.asarray(e, dtype=float) for e in expected)
     single = single_precision(pi, lam)
     same_shape(pi, want_pi.shape, "m_step: pi")
@@ -87,12 +73,8 @@ def check_m_step(got, expected, rtol=1e-6, atol=1e-8):
 
 def check_log_likelihood(got, expected, rtol=1e-6, atol=1e-8):
     """``log_likelihood(x, pi, lam)`` against the expected float."""
-    value = np.float64(read_result("log_likelihood", got))
-    want = np.float64(expected)
-    if not np.isfinite(value):
-        fail(f"log_likelihood is {value}, expected {fmt(want)}", "not a finite number",
-              _LSE_HINT)
-    close(value, want, "log_likelihood", *tolerances(single_precision(value), rtol, atol))
+    check_finite_number(as_scalar("log_likelihood", got), expected, "log_likelihood",
+                        _LSE_HINT, rtol, atol)
 
 
 def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
@@ -103,7 +85,7 @@ def check_em(got, expected, rtol=1e-8, param_rtol=1e-8, loglik_atol=1e-6):
     and ``n_iter`` (the exact number of iterations when ``tol=0``, else None).
     Components are matched up to a permutation.
     """
-    pi, lam, loglik = read_result("em", got)
+    pi, lam, loglik = as_outputs("em", got, OUTPUTS["em"])
     want_pi = np.asarray(expected["pi"], dtype=float)
     want_lam = np.asarray(expected["lam"], dtype=float)
     head = np.asarray(expected["loglik_head"], dtype=float)
