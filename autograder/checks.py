@@ -231,6 +231,41 @@ def check_finite_number(value, expected, what, hint, rtol, atol):
     close(value, want, what, *tolerances(single_precision(value), rtol, atol))
 
 
+def check_trace(values, expected, single, rtol, final_atol, name="loglik",
+                first="the log-likelihood at the initial parameters θ^0",
+                after="the log-likelihood after {t} EM iteration(s)",
+                never="EM never decreases the likelihood"):
+    """The values of EM's objective at θ^0, θ^1, ... (``values``, 1-D, finite)
+    against the reference run's: ``expected`` holds ``{name}_head`` (its
+    first values, matched to ``rtol``), ``{name}_final`` (matched to
+    ``final_atol``) and ``n_iter`` (the exact number of iterations with
+    ``tol=0``, else None). No decrease beyond rounding (:data:`SINGLE` or
+    :data:`DOUBLE` ``drop``, by ``single``). ``first``, ``after`` and
+    ``never`` word the messages (``after`` with ``{t}``)."""
+    head = np.asarray(expected[f"{name}_head"], dtype=float)
+    if not np.isclose(values[0], head[0], rtol=rtol, atol=0):
+        fail(f"em: {name}[0] is {fmt(values[0])}, expected {fmt(head[0])}",
+             f"{name}[0] is {first}")
+    for t in range(1, min(len(head), len(values))):
+        if not np.isclose(values[t], head[t], rtol=rtol, atol=0):
+            fail(f"em: {name}[{t}] is {fmt(values[t])}, expected {fmt(head[t])}",
+                 after.format(t=t))
+    drop = (SINGLE if single else DOUBLE)["drop"]
+    drops = np.diff(values) < -drop * np.abs(values[:-1])
+    if drops.any():
+        t = int(np.argmax(drops)) + 1
+        fail(f"em: {name} decreases at iteration {t} ({fmt(values[t - 1])} -> "
+             f"{fmt(values[t])})", never)
+    n_iter = expected.get("n_iter")
+    if n_iter is not None and values.size != n_iter + 1:
+        fail(f"em: len({name}) is {values.size}, expected {n_iter + 1}",
+             f"with max_iter={n_iter} and tol=0, em runs exactly {n_iter} iterations")
+    final = float(expected[f"{name}_final"])
+    if not abs(values[-1] - final) <= final_atol:
+        fail(f"em: {name}[-1] is {fmt(values[-1])}, expected {fmt(final)}",
+             f"tolerance {final_atol:g}; did EM stop too early?")
+
+
 def best_permutation(got, want):
     """The order of ``got``'s components (along its first axis) closest to
     ``want``'s, by the largest relative difference; the identity past K = 6."""
