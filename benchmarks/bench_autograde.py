@@ -331,16 +331,16 @@ def marginal_row(subs: Path, h2h: list[str], tmp: Path, repeats: int, quick: boo
         raise RuntimeError(f"nbgrader did not grade one submission: {nb_error}")
     ours = (median(ours_large) - median(ours_small)) / (len(large) - len(h2h))
     theirs = (nbgrader_large - nb_small) / (len(h2h) - 1)
-    if ours <= 0 or theirs <= 0:  # noise larger than the difference: no figure
-        raise RuntimeError(f"throughput not measurable: T_large - T_small <= 0 "
-                           f"(ours {ours_large} vs {ours_small}; nbgrader {nbgrader_large} "
-                           f"vs {nb_small})")
+    noisy = ours <= 0 or theirs <= 0
+    if noisy:  # noise larger than the difference (tiny quick-mode classes): whole runs
+        ours, theirs = median(ours_large) / len(large), nbgrader_large / len(h2h)
     ratio = theirs / ours
     met = 1 / ours >= TARGET_PER_SECOND and ratio >= TARGET_VS_NBGRADER
     return Row(
         NAME, f"throughput, fixed costs cancelled, ours -j 2 ({len(h2h)} → {len(large)})",
         ours, "s/submission", theirs, f"nbgrader (1 → {len(h2h)})", ratio,
-        check=f"ours {1 / ours:.1f} submissions/s, nbgrader {1 / theirs:.2f}/s",
+        check=f"ours {1 / ours:.1f} submissions/s, nbgrader {1 / theirs:.2f}/s"
+              + ("; NOISY: T(large) <= T(small), whole runs given" if noisy else ""),
         target=f"≥ {TARGET_PER_SECOND:g} submissions/s and ≥ {TARGET_VS_NBGRADER:g}× "
                "nbgrader's throughput",
         met=bool(met),
@@ -505,8 +505,9 @@ def dask_rows(subs: Path, ordinary: list[str], tmp: Path, n: int) -> list[Row]:
     small, large = sizes
     whole = times[(1, small)] / (2 * times[(2, small)])
     per = {w: (times[(w, large)] - times[(w, small)]) / (large - small) for w in (1, 2)}
-    if min(per.values()) <= 0:
-        raise RuntimeError(f"dask scaling not measurable: {times}")
+    noisy = min(per.values()) <= 0
+    if noisy:  # noise larger than the difference (tiny quick-mode classes): whole runs
+        per = {w: times[(w, large)] / large for w in (1, 2)}
     marginal = per[1] / (2 * per[2])
     timing = ", ".join(f"{w} worker{'s' if w > 1 else ''}: T({small}) {times[(w, small)]:.1f} s, "
                        f"T({large}) {times[(w, large)]:.1f} s" for w in (1, 2))
@@ -521,6 +522,7 @@ def dask_rows(subs: Path, ordinary: list[str], tmp: Path, n: int) -> list[Row]:
         Row(NAME, f"dask LocalCluster, 1 -> 2 workers, per submission ({small} → {large})",
             marginal, "efficiency",
             check=f"{1 / per[1]:.2f}/s with 1 worker, {1 / per[2]:.2f}/s with 2"
+                  + ("; NOISY: T(large) <= T(small), whole runs given" if noisy else "")
                   + ("" if complete else " (INCOMPLETE)"),
             target=f"≥ {TARGET_EFFICIENCY:.0%} scaling efficiency",
             met=bool(marginal >= TARGET_EFFICIENCY and complete),
