@@ -747,6 +747,30 @@ def _group_names(grader: int) -> set[str]:
             for d in base.glob(f"autograder-{grader}-*")}
 
 
+def _stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the name (which may hold spaces)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2:].split()
+
+
+def _state(pid: int) -> str:
+    try:
+        return _stat(pid)[0]
+    except OSError:
+        return ""
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process, from /proc (no ps needed)."""
+    out = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            out[int(entry.name)] = int(_stat(entry.name)[1])
+        except OSError:  # gone meanwhile
+            continue
+    return out
+
+
 def _descends(pid: int, ancestor: int, parent: dict[int, int]) -> bool:
     while pid > 1:
         pid = parent.get(pid, 0)
@@ -774,11 +798,9 @@ def test_a_killed_grader_leaves_no_sandbox_running(tmp_path):
         while not busy and time.monotonic() < deadline:  # a sandbox spinning in the loop
             time.sleep(0.2)
             groups = [cgroups.Cgroup(cgroups.find_hierarchy(), n) for n in _group_names(proc.pid)]
-            busy = [p for g in groups for p in g.pids()
-                    if Path(f"/proc/{p}/stat").read_text().split()[2] == "R"]
+            busy = [p for g in groups for p in g.pids() if _state(p) == "R"]
         assert busy, "no sandbox ran the loop"
-        parent = {int(a): int(b) for a, b in (line.split() for line in subprocess.run(
-            ["ps", "-eo", "pid,ppid"], capture_output=True, text=True).stdout.splitlines()[1:])}
+        parent = _parents()
         family = [p for p in parent if p != proc.pid and _descends(p, proc.pid, parent)]
     finally:
         proc.kill()
