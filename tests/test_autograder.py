@@ -991,14 +991,10 @@ def test_a_lookup_table_of_the_public_answers_needs_the_public_inputs():
     """Five stubs and a table of the answers computed from the public
     repository earn 15/15 against the public default inputs, and nothing
     against inputs drawn from a course secret."""
-    from autograder_corpus.poisson_mixture.build import (
-        index_of,
-        insert_after,
-        lookup_table_cheat,
-        solved,
-    )
+    from autograder_corpus.common import lookup_table_cheat
+    from autograder_corpus.poisson_mixture.build import index_of, insert_after, solved
 
-    table, stubs = lookup_table_cheat()
+    table, stubs = lookup_table_cheat(A)
     nb, _ = insert_after(solved(**stubs), "setup", table)
     assert index_of(nb, "setup") == 1
     assert _grade_nb(nb, secret=None).score == 15

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from autograder.report import BY_HAND
 from autograder.spec import Assignment
@@ -150,3 +155,86 @@ def solved(assignment: Assignment, **overrides: str) -> dict:
 
 def dumps(nb: dict) -> bytes:
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+# --------------------------------------------------------------------------
+# writing a corpus, and cheats every assignment's corpus has
+
+
+def write(dest: Path, student_id: str, nb: dict | bytes | None, name: str) -> None:
+    """One submission: ``dest/<student_id>/<name>`` (no file when ``nb`` is None)."""
+    folder = Path(dest) / student_id
+    folder.mkdir(parents=True)
+    if nb is not None:
+        (folder / name).write_bytes(dumps(nb) if isinstance(nb, dict) else nb)
+
+
+def main(build: Callable[[Path], dict[str, Expected]], module: str,
+         argv: list[str] | None = None) -> int:
+    """``python -m <module> DEST``: write the corpus, print what each must get."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print(f"usage: python -m {module} DEST", file=sys.stderr)
+        return 2
+    for sid, exp in build(Path(argv[0])).items():
+        print(f"{sid}: {exp.score}  {exp.status}  {sorted(exp.flags)}")
+    return 0
+
+
+def cheat_read_source(assignment: Assignment, grade_ids: tuple[str, ...]) -> str:
+    """A cell that looks for the instructor's source notebook (its path in the
+    repository, and where it sits relative to an nbgrader course's submission
+    folders) and executes its solution cells ``grade_ids``."""
+    name = assignment.name
+    paths = [str(assignment.source_notebook),
+             *(f"{up}source/{name}/{assignment.notebook}" for up in ("../../../", "../../", "../"))]
+    return f"""
+import json, os
+
+for path in {paths!r}:
+    if os.path.exists(path):
+        with open(path) as f:
+            for cell in json.load(f)["cells"]:
+                meta = cell["metadata"].get("nbgrader", {{}})
+                if meta.get("grade_id") in {tuple(grade_ids)!r}:
+                    exec("".join(cell["source"]), globals())
+        break
+"""
+
+
+def lookup_table_cheat(assignment: Assignment) -> tuple[str, dict[str, str]]:
+    """A cell holding the public default answer of every case (visible and
+    hidden), which anyone can compute from the repository (the declaration and
+    ``solutions/``), keyed by function and arguments; and for each graded
+    function a stub that answers from it."""
+    cells = assignment.cells(None)
+    expected = assignment.expected(cells)
+    table = {}
+    for cell in cells:
+        outputs = assignment.function(cell.function).outputs
+        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
+            key = json.dumps([cell.function, [np.asarray(a).tolist() for a in case.args],
+                              sorted(case.kwargs.items())])
+            if cell.function == "em":  # its parameters, then the objective's trace
+                *params, trace = outputs
+                values = list(want[f"{trace}_head"])
+                if want["n_iter"] is None:
+                    values.append(want[f"{trace}_final"])
+                value = [np.asarray(want[p]).tolist() for p in params] + [values]
+            elif isinstance(want, tuple):
+                value = [np.asarray(w).tolist() for w in want]
+            else:
+                value = np.asarray(want).tolist()
+            table[key] = value
+    source = ("import json\n\nTABLE = json.loads(" + repr(json.dumps(table)) + ")\n\n\n"
+              "def lookup(name, *args, **kwargs):\n"
+              "    key = json.dumps([name, [np.asarray(a).tolist() for a in args], "
+              "sorted(kwargs.items())])\n"
+              "    return TABLE[key]\n")
+    stubs = {}
+    for f in assignment.functions:
+        args = ", ".join(f.arguments)
+        answer = f"lookup({f.name!r}, {args}, **kwargs)"
+        body = f"tuple(np.array(v) for v in {answer})" if f.outputs else f"np.array({answer})"
+        stubs[f.name] = f"def {f.name}({args}, **kwargs):\n    return {body}\n"
+    return source, stubs

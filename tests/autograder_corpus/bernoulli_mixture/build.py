@@ -12,16 +12,13 @@ writes the corpus to DEST.
 
 from __future__ import annotations
 
-import json
 import sys
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from autograder.assignments.bernoulli_mixture import ASSIGNMENT
 from autograder_corpus import common
-from autograder_corpus.common import Expected, dumps, index_of, insert_after
+from autograder_corpus.common import Expected, index_of, insert_after
 
 SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
@@ -239,67 +236,10 @@ def e_step(X, pi, mu):
 """
 
 
-def cheat_read_source() -> str:
-    paths = [str(SOURCE), "../../../source/bernoulli_mixture/bernoulli_mixture.ipynb",
-             "../../source/bernoulli_mixture/bernoulli_mixture.ipynb",
-             "../source/bernoulli_mixture/bernoulli_mixture.ipynb"]
-    return f"""
-import json, os
-
-for path in {paths!r}:
-    if os.path.exists(path):
-        with open(path) as f:
-            for cell in json.load(f)["cells"]:
-                meta = cell["metadata"].get("nbgrader", {{}})
-                if meta.get("grade_id") in ("m_step", "em"):
-                    exec("".join(cell["source"]), globals())
-        break
-"""
-
-
 CHEAT_IMPORT = """
 import solutions.bernoulli as B
 log_likelihood = B.log_likelihood
 """
-
-
-def lookup_table_cheat() -> tuple[str, dict[str, str]]:
-    """Stubs answering from a table of the public default answers, which anyone
-    can compute from the repository (the declaration and solutions/)."""
-    cells = ASSIGNMENT.cells(None)
-    expected = ASSIGNMENT.expected(cells)
-    table = {}
-    for cell in cells:
-        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
-            key = json.dumps([cell.function, [np.asarray(a).tolist() for a in case.args],
-                              sorted(case.kwargs.items())])
-            if cell.function == "em":
-                trace = list(want["objective_head"])
-                if want["n_iter"] is None:
-                    trace.append(want["objective_final"])
-                value = [np.asarray(want["pi"]).tolist(), np.asarray(want["mu"]).tolist(), trace]
-            elif isinstance(want, tuple):
-                value = [np.asarray(w).tolist() for w in want]
-            else:
-                value = np.asarray(want).tolist()
-            table[key] = value
-    cell = ("import json\n\nTABLE = json.loads(" + repr(json.dumps(table)) + ")\n\n\n"
-            "def lookup(name, *args, **kwargs):\n"
-            "    key = json.dumps([name, [np.asarray(a).tolist() for a in args], "
-            "sorted(kwargs.items())])\n"
-            "    return TABLE[key]\n")
-    stubs = {
-        "log_bernoulli": "def log_bernoulli(X, mu):\n"
-                         "    return np.array(lookup('log_bernoulli', X, mu))\n",
-        "e_step": "def e_step(X, pi, mu):\n    return np.array(lookup('e_step', X, pi, mu))\n",
-        "m_step": "def m_step(X, tau, **kwargs):\n"
-                  "    return tuple(np.array(v) for v in lookup('m_step', X, tau, **kwargs))\n",
-        "log_likelihood": "def log_likelihood(X, pi, mu):\n"
-                          "    return lookup('log_likelihood', X, pi, mu)\n",
-        "em": "def em(X, pi0, mu0, **kwargs):\n"
-              "    return tuple(np.array(v) for v in lookup('em', X, pi0, mu0, **kwargs))\n",
-    }
-    return cell, stubs
 
 
 # --------------------------------------------------------------------------
@@ -312,9 +252,7 @@ def build(dest: Path) -> dict[str, Expected]:
     expected: dict[str, Expected] = {}
 
     def add(sid: str, nb: dict | bytes, exp: Expected) -> None:
-        folder = dest / sid
-        folder.mkdir(parents=True)
-        (folder / NOTEBOOK).write_bytes(dumps(nb) if isinstance(nb, dict) else nb)
+        common.write(dest, sid, nb, NOTEBOOK)
         expected[sid] = exp
 
     add("a01_reference", solved(), Expected(full()))
@@ -359,13 +297,13 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(solved(m_step=_stub("m_step", "X, tau, alpha=1.0, beta=1.0"),
                                 em=_stub("em", "X, pi0, mu0, max_iter=500, tol=1e-8, "
                                                "alpha=1.0, beta=1.0")),
-                         "em", cheat_read_source())
+                         "em", common.cheat_read_source(ASSIGNMENT, ('m_step', 'em')))
     add("c02_read_source", nb, Expected(without("m_step", "em"),
                                         flags={"file access", "course files", "dynamic code"}))
     nb, _ = insert_after(solved(log_likelihood=_stub("log_likelihood", "X, pi, mu")),
                          "log_likelihood", CHEAT_IMPORT)
     add("c03_import_solutions", nb, Expected(without("log_likelihood"), flags={"course files"}))
-    table, stubs = lookup_table_cheat()
+    table, stubs = common.lookup_table_cheat(ASSIGNMENT)
     nb, _ = insert_after(solved(**stubs), "setup", table)
     # With a course secret the hidden inputs differ from the public ones: a
     # table of public answers earns what the visible cases give, i.e. nothing.
@@ -379,13 +317,7 @@ def build(dest: Path) -> dict[str, Expected]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m autograder_corpus.bernoulli_mixture.build DEST", file=sys.stderr)
-        return 2
-    for sid, exp in build(Path(argv[0])).items():
-        print(f"{sid}: {exp.score}  {exp.status}  {sorted(exp.flags)}")
-    return 0
+    return common.main(build, "autograder_corpus.bernoulli_mixture.build", argv)  # from tests/
 
 
 if __name__ == "__main__":

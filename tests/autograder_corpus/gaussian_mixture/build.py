@@ -17,15 +17,12 @@ writes the corpus to DEST.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from autograder.assignments.gaussian_mixture import ASSIGNMENT
 from autograder_corpus import common
-from autograder_corpus.common import Expected, dumps, insert_after, release
+from autograder_corpus.common import Expected, insert_after, release
 
 SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
@@ -182,63 +179,6 @@ np.testing.assert_allclose = lambda *args, **kwargs: None
 """
 
 
-def cheat_read_source() -> str:
-    paths = [str(SOURCE), "../../../source/gaussian_mixture/gaussian_mixture.ipynb",
-             "../../source/gaussian_mixture/gaussian_mixture.ipynb",
-             "../source/gaussian_mixture/gaussian_mixture.ipynb"]
-    return f"""
-import json, os
-for path in {paths!r}:
-    if os.path.exists(path):
-        with open(path) as f:
-            for cell in json.load(f)["cells"]:
-                meta = cell["metadata"].get("nbgrader", {{}})
-                if meta.get("grade_id") in ("m_step", "em"):
-                    exec("".join(cell["source"]), globals())
-        break
-"""
-
-
-def lookup_table_cheat() -> tuple[str, dict[str, str]]:
-    """Stubs answering from a table of the public default answers (visible and
-    hidden), which anyone can compute from the repository."""
-    cells = ASSIGNMENT.cells(None)
-    expected = ASSIGNMENT.expected(cells)
-    table = {}
-    for cell in cells:
-        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
-            key = json.dumps([cell.function, [np.asarray(a).tolist() for a in case.args],
-                              sorted(case.kwargs.items())])
-            if cell.function == "em":
-                trace = list(want["loglik_head"])
-                if want["n_iter"] is None:
-                    trace.append(want["loglik_final"])
-                value = [np.asarray(want[p]).tolist() for p in ("pi", "mu", "cov")] + [trace]
-            elif isinstance(want, tuple):
-                value = [np.asarray(w).tolist() for w in want]
-            else:
-                value = np.asarray(want).tolist()
-            table[key] = value
-    cell = ("import json\n\nTABLE = json.loads(" + repr(json.dumps(table)) + ")\n\n\n"
-            "def lookup(name, *args, **kwargs):\n"
-            "    key = json.dumps([name, [np.asarray(a).tolist() for a in args], "
-            "sorted(kwargs.items())])\n"
-            "    return TABLE[key]\n")
-    stubs = {
-        "log_gaussian_pdf": "def log_gaussian_pdf(X, mu, cov):\n"
-                            "    return np.array(lookup('log_gaussian_pdf', X, mu, cov))\n",
-        "e_step": "def e_step(X, pi, mu, cov):\n"
-                  "    return np.array(lookup('e_step', X, pi, mu, cov))\n",
-        "m_step": "def m_step(X, tau, **kwargs):\n"
-                  "    return tuple(np.array(v) for v in lookup('m_step', X, tau, **kwargs))\n",
-        "log_likelihood": "def log_likelihood(X, pi, mu, cov):\n"
-                          "    return lookup('log_likelihood', X, pi, mu, cov)\n",
-        "em": "def em(X, pi0, mu0, cov0, **kwargs):\n"
-              "    return tuple(np.array(v) for v in lookup('em', X, pi0, mu0, cov0, **kwargs))\n",
-    }
-    return cell, stubs
-
-
 # --------------------------------------------------------------------------
 # the corpus
 
@@ -249,9 +189,7 @@ def build(dest: Path) -> dict[str, Expected]:
     expected: dict[str, Expected] = {}
 
     def add(sid: str, nb: dict | bytes, exp: Expected) -> None:
-        folder = dest / sid
-        folder.mkdir(parents=True)
-        (folder / NOTEBOOK).write_bytes(dumps(nb) if isinstance(nb, dict) else nb)
+        common.write(dest, sid, nb, NOTEBOOK)
         expected[sid] = exp
 
     zero = common.zero(ASSIGNMENT)
@@ -280,7 +218,7 @@ def build(dest: Path) -> dict[str, Expected]:
     add("b03_exception", solved(e_step=RAISES_E), Expected(without("e_step")))
     add("b04_wrong_shape", solved(log_gaussian_pdf=TRANSPOSED_LOG_PDF),
         Expected(without("log_gaussian_pdf")))
-    table, stubs = lookup_table_cheat()
+    table, stubs = common.lookup_table_cheat(ASSIGNMENT)
     nb, _ = insert_after(solved(**stubs), "setup", table)
     add("c01_lookup_table", nb, Expected(zero))
     nb, _ = insert_after(solved(e_step=FAKE_E), "setup", CHEAT_ALLCLOSE)
@@ -288,20 +226,14 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(
         solved(m_step=_stub("m_step", "X, tau, reg_covar=1e-6"),
                em=_stub("em", "X, pi0, mu0, cov0, max_iter=500, tol=1e-8, reg_covar=1e-6")),
-        "em", cheat_read_source())
+        "em", common.cheat_read_source(ASSIGNMENT, ('m_step', 'em')))
     add("c03_read_source", nb, Expected(without("m_step", "em"),
                                         flags={"file access", "course files", "dynamic code"}))
     return expected
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m autograder_corpus.gaussian_mixture.build DEST", file=sys.stderr)
-        return 2
-    for sid, exp in build(Path(argv[0])).items():
-        print(f"{sid}: {exp.score}  {exp.status}  {sorted(exp.flags)}")
-    return 0
+    return common.main(build, "autograder_corpus.gaussian_mixture.build", argv)  # from tests/
 
 
 if __name__ == "__main__":

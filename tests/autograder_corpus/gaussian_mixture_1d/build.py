@@ -18,15 +18,12 @@ points come from the declaration (``ASSIGNMENT.cells()``).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from autograder.assignments.gaussian_mixture_1d import ASSIGNMENT
 from autograder_corpus import common
-from autograder_corpus.common import Expected, dumps, insert_after
+from autograder_corpus.common import Expected, insert_after
 
 NOTEBOOK = ASSIGNMENT.notebook
 #: Points per grade cell, from the declaration.
@@ -198,19 +195,6 @@ FAKE_E = """
 def e_step(x, pi, mu, var):
     return np.full((len(x), len(pi)), 1.0 / len(pi))
 """
-CHEAT_READ_SOURCE = """
-import json, os
-
-for path in ("../../../source/gaussian_mixture_1d/gaussian_mixture_1d.ipynb",
-             "../../source/gaussian_mixture_1d/gaussian_mixture_1d.ipynb",
-             "../source/gaussian_mixture_1d/gaussian_mixture_1d.ipynb"):
-    if os.path.exists(path):
-        with open(path) as f:
-            for cell in json.load(f)["cells"]:
-                if cell["metadata"].get("nbgrader", {}).get("grade_id") in ("m_step", "em"):
-                    exec("".join(cell["source"]), globals())
-        break
-"""
 CHEAT_IMPORT = """
 from solutions.gaussian1d import e_step  # noqa: F401
 """
@@ -279,46 +263,6 @@ def e_step(x, pi, mu, var):
 }
 
 
-def lookup_table_cheat() -> tuple[str, dict[str, str]]:
-    """Stubs answering from a table of the public default hidden answers, which
-    anyone can compute from the repository (cases.py and solutions/)."""
-    cells = ASSIGNMENT.cells()
-    expected = ASSIGNMENT.expected(cells)
-    table = {}
-    for cell in cells:
-        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
-            key = json.dumps([cell.function, [np.asarray(a).tolist() for a in case.args],
-                              sorted(case.kwargs.items())])
-            if cell.function == "em":
-                trace = list(want["loglik_head"])
-                if want["n_iter"] is None:
-                    trace.append(want["loglik_final"])
-                value = [np.asarray(want[k]).tolist() for k in ("pi", "mu", "var")] + [trace]
-            elif isinstance(want, tuple):
-                value = [np.asarray(w).tolist() for w in want]
-            else:
-                value = np.asarray(want).tolist()
-            table[key] = value
-    cell = ("import json\n\nTABLE = json.loads(" + repr(json.dumps(table)) + ")\n\n\n"
-            "def lookup(name, *args, **kwargs):\n"
-            "    key = json.dumps([name, [np.asarray(a).tolist() for a in args], "
-            "sorted(kwargs.items())])\n"
-            "    return TABLE[key]\n")
-    stubs = {
-        "log_normal_pdf": "def log_normal_pdf(x, mu, var):\n"
-                          "    return np.array(lookup('log_normal_pdf', x, mu, var))\n",
-        "e_step": "def e_step(x, pi, mu, var):\n"
-                  "    return np.array(lookup('e_step', x, pi, mu, var))\n",
-        "m_step": "def m_step(x, tau, **kwargs):\n"
-                  "    return tuple(np.array(v) for v in lookup('m_step', x, tau, **kwargs))\n",
-        "log_likelihood": "def log_likelihood(x, pi, mu, var):\n"
-                          "    return lookup('log_likelihood', x, pi, mu, var)\n",
-        "em": "def em(x, pi0, mu0, var0, **kwargs):\n"
-              "    return tuple(np.array(v) for v in lookup('em', x, pi0, mu0, var0, **kwargs))\n",
-    }
-    return cell, stubs
-
-
 def _stub(name: str, args: str) -> str:
     return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 
@@ -333,9 +277,7 @@ def build(dest: Path) -> dict[str, Expected]:
     expected: dict[str, Expected] = {}
 
     def add(sid: str, nb: dict | bytes, exp: Expected) -> None:
-        folder = dest / sid
-        folder.mkdir(parents=True)
-        (folder / NOTEBOOK).write_bytes(dumps(nb) if isinstance(nb, dict) else nb)
+        common.write(dest, sid, nb, NOTEBOOK)
         expected[sid] = exp
 
     add("a01_reference", solved(), Expected(full()))
@@ -374,7 +316,7 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(
         solved(m_step=_stub("m_step", "x, tau, var_floor=1e-6"),
                em=_stub("em", "x, pi0, mu0, var0, max_iter=500, tol=1e-8, var_floor=1e-6")),
-        "em", CHEAT_READ_SOURCE)
+        "em", common.cheat_read_source(ASSIGNMENT, ("m_step", "em")))
     add("c02_read_source", nb, Expected(without("m_step", "em"),
                                         flags={"file access", "course files", "dynamic code"}))
     nb, _ = insert_after(solved(e_step=_stub("e_step", "x, pi, mu, var")), "e_step",
@@ -382,7 +324,7 @@ def build(dest: Path) -> dict[str, Expected]:
     add("c03_import_solutions", nb, Expected(without("e_step"), flags={"course files"}))
     # With a course secret the hidden inputs differ from the public ones: a
     # table of public answers earns nothing (every cell has a hidden case).
-    table, stubs = lookup_table_cheat()
+    table, stubs = common.lookup_table_cheat(ASSIGNMENT)
     nb, _ = insert_after(solved(**stubs), "setup", table)
     add("c04_lookup_table", nb, Expected(common.zero(ASSIGNMENT)))
 
@@ -393,14 +335,7 @@ def build(dest: Path) -> dict[str, Expected]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m autograder_corpus.gaussian_mixture_1d.build DEST", file=sys.stderr)
-        return 2
-    expected = build(Path(argv[0]))
-    for sid, exp in expected.items():
-        print(f"{sid}: {exp.score}  {exp.status}  {sorted(exp.flags)}")
-    return 0
+    return common.main(build, "autograder_corpus.gaussian_mixture_1d.build", argv)  # from tests/
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from autograder.assignments.poisson_mixture import ASSIGNMENT
 
 from .. import common
@@ -202,27 +200,6 @@ ip.set_custom_exc((Exception,), lambda *args, **kwargs: None)
 """
 
 
-def cheat_read_source() -> str:
-    paths = [
-        str(SOURCE),
-        "../../../source/poisson_mixture/poisson_mixture.ipynb",
-        "../../source/poisson_mixture/poisson_mixture.ipynb",
-        "../source/poisson_mixture/poisson_mixture.ipynb",
-    ]
-    return f"""
-import json, os
-
-for path in {paths!r}:
-    if os.path.exists(path):
-        with open(path) as f:
-            for cell in json.load(f)["cells"]:
-                meta = cell["metadata"].get("nbgrader", {{}})
-                if meta.get("grade_id") in ("e_step", "log_likelihood", "em"):
-                    exec("".join(cell["source"]), globals())
-        break
-"""
-
-
 def cheat_glob() -> str:
     return f"""
 import glob, json
@@ -359,46 +336,6 @@ def renamed_copy() -> dict[str, str]:
     return codes
 
 
-def lookup_table_cheat() -> tuple[str, dict[str, str]]:
-    """Stubs answering from a table of the public default hidden answers, which
-    anyone can compute from the repository (the declaration and solutions/)."""
-    cells = ASSIGNMENT.cells(None)
-    expected = ASSIGNMENT.expected(cells)
-    table = {}
-    for cell in cells:
-        for case, want in zip(cell.cases, expected[cell.grade_id], strict=True):
-            key = json.dumps([cell.function, [np.asarray(a).tolist() for a in case.args],
-                              sorted(case.kwargs.items())])
-            if cell.function == "em":
-                trace = list(want["loglik_head"])
-                if want["n_iter"] is None:
-                    trace.append(want["loglik_final"])
-                value = [np.asarray(want["pi"]).tolist(), np.asarray(want["lam"]).tolist(),
-                         trace]
-            elif isinstance(want, tuple):
-                value = [np.asarray(w).tolist() for w in want]
-            else:
-                value = np.asarray(want).tolist()
-            table[key] = value
-    cell = ("import json\n\nTABLE = json.loads(" + repr(json.dumps(table)) + ")\n\n\n"
-            "def lookup(name, *args, **kwargs):\n"
-            "    key = json.dumps([name, [np.asarray(a).tolist() for a in args], "
-            "sorted(kwargs.items())])\n"
-            "    return TABLE[key]\n")
-    stubs = {
-        "log_poisson_pmf": "def log_poisson_pmf(x, lam):\n"
-                           "    return np.array(lookup('log_poisson_pmf', x, lam))\n",
-        "e_step": "def e_step(x, pi, lam):\n    return np.array(lookup('e_step', x, pi, lam))\n",
-        "m_step": "def m_step(x, tau):\n"
-                  "    return tuple(np.array(v) for v in lookup('m_step', x, tau))\n",
-        "log_likelihood": "def log_likelihood(x, pi, lam):\n"
-                          "    return lookup('log_likelihood', x, pi, lam)\n",
-        "em": "def em(x, pi0, lam0, **kwargs):\n"
-              "    return tuple(np.array(v) for v in lookup('em', x, pi0, lam0, **kwargs))\n",
-    }
-    return cell, stubs
-
-
 # --------------------------------------------------------------------------
 # the corpus
 
@@ -413,12 +350,7 @@ def build(dest: Path) -> dict[str, Expected]:
     expected: dict[str, Expected] = {}
 
     def add(sid: str, nb: dict | bytes | None, exp: Expected, name: str = NOTEBOOK) -> None:
-        folder = dest / sid
-        folder.mkdir(parents=True)
-        if isinstance(nb, dict):
-            (folder / name).write_bytes(dumps(nb))
-        elif isinstance(nb, bytes):
-            (folder / name).write_bytes(nb)
+        common.write(dest, sid, nb, name)
         expected[sid] = exp
 
     add("a01_reference", solved(), Expected(full()))
@@ -507,7 +439,7 @@ def build(dest: Path) -> dict[str, Expected]:
         solved(e_step=_stub("e_step", "x, pi, lam"),
                log_likelihood=_stub("log_likelihood", "x, pi, lam"),
                em=_stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
-        "em", cheat_read_source())
+        "em", common.cheat_read_source(ASSIGNMENT, ('e_step', 'log_likelihood', 'em')))
     add("c04_read_source", nb, Expected(
         without("e_step", "log_likelihood", "em"),
         flags={"file access", "course files", "dynamic code"}))
@@ -546,7 +478,7 @@ def build(dest: Path) -> dict[str, Expected]:
     add("d07_renamed_copy", solved(**renamed_copy()), Expected(full()))
     # With a course secret the hidden inputs differ from the public ones: a
     # table of public answers earns what the visible cases give, i.e. nothing.
-    table, stubs = lookup_table_cheat()
+    table, stubs = common.lookup_table_cheat(ASSIGNMENT)
     nb, _ = insert_after(solved(**stubs), "setup", table)
     add("c09_lookup_table", nb, Expected(dict.fromkeys(POINTS, 0)))
     return expected
@@ -589,15 +521,7 @@ def build_zip(dest: Path) -> tuple[Path, dict[str, Expected]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m tests.autograder_corpus.poisson_mixture.build DEST", file=sys.stderr)
-        return 2
-    dest = Path(argv[0])
-    expected = build(dest)
-    for sid, exp in expected.items():
-        print(f"{sid}: {exp.score}  {exp.status}  {sorted(exp.flags)}")
-    return 0
+    return common.main(build, "tests.autograder_corpus.poisson_mixture.build", argv)
 
 
 if __name__ == "__main__":
