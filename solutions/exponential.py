@@ -127,6 +127,7 @@ def sample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` values from the mixture; returns ``(x, z)`` with labels ``z``."""
     pi, lam = _check_params(pi, lam)
+    n = v.check_integer(n, "n", 0)
     rng = np.random.default_rng(random_state)
     z = rng.choice(len(pi), size=n, p=pi)
     return rng.exponential(1.0 / lam[z]), z

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from solutions import poisson
+from solutions import bernoulli, exponential, gaussian, gaussian1d, poisson
 
 HASSELBLAD_FREQ = [162, 267, 271, 185, 111, 61, 27, 8, 3, 1]
 HASSELBLAD_X = np.repeat(np.arange(10), HASSELBLAD_FREQ)
@@ -343,10 +343,19 @@ def test_sample_with_a_zero_rate():
     assert np.all(x[z == 0] == 0) and x[z == 1].mean() == pytest.approx(4.0, abs=0.3)
 
 
-def test_sample_validates_n():
+@pytest.mark.parametrize("model, params", [
+    (poisson, ([0.5, 0.5], [1.0, 2.0])),
+    (exponential, ([0.5, 0.5], [1.0, 2.0])),
+    (gaussian1d, ([0.5, 0.5], [0.0, 3.0], [1.0, 2.0])),
+    (bernoulli, ([0.5, 0.5], [[0.2, 0.9], [0.7, 0.1]])),
+    (gaussian, ([0.5, 0.5], [[0.0, 0.0], [3.0, 3.0]], [np.eye(2), np.eye(2)])),
+])
+def test_every_sample_validates_n(model, params):
+    """Every model's sample refuses an n that is not a count, with the same message."""
     for n in (2.5, -3, "10"):
         with pytest.raises(ValueError, match="n must be a non-negative integer"):
-            poisson.sample(n, [0.5, 0.5], [1.0, 2.0])
+            model.sample(n, *params)
+    assert len(model.sample(3, *params, random_state=0)[1]) == 3
 
 
 def test_sample_draws_from_the_mixture():
