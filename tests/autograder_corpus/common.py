@@ -153,6 +153,11 @@ def solved(assignment: Assignment, **overrides: str) -> dict:
     return fill(release(assignment), codes)
 
 
+def stub(name: str, args: str) -> str:
+    """A solution cell as released: the function ``name(args)`` not written yet."""
+    return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+
+
 def dumps(nb: dict) -> bytes:
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
 

@@ -32,9 +32,6 @@ release = partial(common.release, ASSIGNMENT)
 solved = partial(common.solved, ASSIGNMENT)
 
 
-def _stub(name: str, args: str) -> str:
-    return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
-
 
 # --------------------------------------------------------------------------
 # variants
@@ -294,13 +291,13 @@ def build(dest: Path) -> dict[str, Expected]:
     # Cheats.
     nb, _ = insert_after(solved(e_step=FAKE_E), "setup", CHEAT_ALLCLOSE)
     add("c01_monkeypatch_numpy", nb, Expected(without("e_step"), flags={"monkeypatch"}))
-    nb, _ = insert_after(solved(m_step=_stub("m_step", "X, tau, alpha=1.0, beta=1.0"),
-                                em=_stub("em", "X, pi0, mu0, max_iter=500, tol=1e-8, "
+    nb, _ = insert_after(solved(m_step=common.stub("m_step", "X, tau, alpha=1.0, beta=1.0"),
+                                em=common.stub("em", "X, pi0, mu0, max_iter=500, tol=1e-8, "
                                                "alpha=1.0, beta=1.0")),
                          "em", common.cheat_read_source(ASSIGNMENT, ('m_step', 'em')))
     add("c02_read_source", nb, Expected(without("m_step", "em"),
                                         flags={"file access", "course files", "dynamic code"}))
-    nb, _ = insert_after(solved(log_likelihood=_stub("log_likelihood", "X, pi, mu")),
+    nb, _ = insert_after(solved(log_likelihood=common.stub("log_likelihood", "X, pi, mu")),
                          "log_likelihood", CHEAT_IMPORT)
     add("c03_import_solutions", nb, Expected(without("log_likelihood"), flags={"course files"}))
     table, stubs = common.lookup_table_cheat(ASSIGNMENT)

@@ -18,6 +18,7 @@ writes the corpus to DEST.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 from autograder.assignments.gaussian_mixture import ASSIGNMENT
@@ -28,26 +29,15 @@ SOURCE = ASSIGNMENT.source_notebook
 NOTEBOOK = ASSIGNMENT.notebook
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
+full = partial(common.full, ASSIGNMENT)
+without = partial(common.without, ASSIGNMENT)
+solved = partial(common.solved, ASSIGNMENT)
 #: The grade cells that only code working in log space passes.
 EXTREME = ("test_log_pdf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme")
 
 
-def full() -> dict[str, int]:
-    return common.full(ASSIGNMENT)
 
 
-def without(*functions_or_tests: str) -> dict[str, int]:
-    """Full marks except for the given functions (all their tests) or tests."""
-    return common.without(ASSIGNMENT, *functions_or_tests)
-
-
-def solved(**overrides: str) -> dict:
-    """The release with the instructor's solution, except ``overrides``."""
-    return common.solved(ASSIGNMENT, **overrides)
-
-
-def _stub(name: str, args: str) -> str:
-    return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 
 
 # --------------------------------------------------------------------------
@@ -224,8 +214,8 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(solved(e_step=FAKE_E), "setup", CHEAT_ALLCLOSE)
     add("c02_monkeypatch_numpy", nb, Expected(without("e_step"), flags={"monkeypatch"}))
     nb, _ = insert_after(
-        solved(m_step=_stub("m_step", "X, tau, reg_covar=1e-6"),
-               em=_stub("em", "X, pi0, mu0, cov0, max_iter=500, tol=1e-8, reg_covar=1e-6")),
+        solved(m_step=common.stub("m_step", "X, tau, reg_covar=1e-6"),
+               em=common.stub("em", "X, pi0, mu0, cov0, max_iter=500, tol=1e-8, reg_covar=1e-6")),
         "em", common.cheat_read_source(ASSIGNMENT, ('m_step', 'em')))
     add("c03_read_source", nb, Expected(without("m_step", "em"),
                                         flags={"file access", "course files", "dynamic code"}))

@@ -19,6 +19,7 @@ points come from the declaration (``ASSIGNMENT.cells()``).
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 from autograder.assignments.gaussian_mixture_1d import ASSIGNMENT
@@ -32,29 +33,16 @@ POINTS = common.full(ASSIGNMENT)
 EXTREME = ("test_log_pdf_extreme", "test_e_step_extreme", "test_log_likelihood_extreme")
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
+full = partial(common.full, ASSIGNMENT)
+without = partial(common.without, ASSIGNMENT)
+release = partial(common.release, ASSIGNMENT)
+reference_code = partial(common.reference_code, ASSIGNMENT)
+solved = partial(common.solved, ASSIGNMENT)
 
 
-def full() -> dict[str, int]:
-    return common.full(ASSIGNMENT)
 
 
-def without(*functions_or_tests: str) -> dict[str, int]:
-    """Full marks except for the given functions (all their cells) or grade cells."""
-    return common.without(ASSIGNMENT, *functions_or_tests)
 
-
-def release() -> dict:
-    return common.release(ASSIGNMENT)
-
-
-def reference_code() -> dict[str, str]:
-    """The instructor's solution of each solution cell, markers removed."""
-    return common.reference_code(ASSIGNMENT)
-
-
-def solved(**overrides: str) -> dict:
-    """The release with the instructor's solution, except ``overrides``."""
-    return common.solved(ASSIGNMENT, **overrides)
 
 
 # --------------------------------------------------------------------------
@@ -263,9 +251,6 @@ def e_step(x, pi, mu, var):
 }
 
 
-def _stub(name: str, args: str) -> str:
-    return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
-
 
 # --------------------------------------------------------------------------
 # the corpus
@@ -314,12 +299,12 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(solved(e_step=FAKE_E), "setup", CHEAT_ALLCLOSE)
     add("c01_allclose", nb, Expected(without("e_step"), flags={"monkeypatch"}))
     nb, _ = insert_after(
-        solved(m_step=_stub("m_step", "x, tau, var_floor=1e-6"),
-               em=_stub("em", "x, pi0, mu0, var0, max_iter=500, tol=1e-8, var_floor=1e-6")),
+        solved(m_step=common.stub("m_step", "x, tau, var_floor=1e-6"),
+               em=common.stub("em", "x, pi0, mu0, var0, max_iter=500, tol=1e-8, var_floor=1e-6")),
         "em", common.cheat_read_source(ASSIGNMENT, ("m_step", "em")))
     add("c02_read_source", nb, Expected(without("m_step", "em"),
                                         flags={"file access", "course files", "dynamic code"}))
-    nb, _ = insert_after(solved(e_step=_stub("e_step", "x, pi, mu, var")), "e_step",
+    nb, _ = insert_after(solved(e_step=common.stub("e_step", "x, pi, mu, var")), "e_step",
                          CHEAT_IMPORT)
     add("c03_import_solutions", nb, Expected(without("e_step"), flags={"course files"}))
     # With a course secret the hidden inputs differ from the public ones: a

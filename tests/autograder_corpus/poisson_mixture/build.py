@@ -21,6 +21,7 @@ import json
 import math
 import sys
 import zipfile
+from functools import partial
 from pathlib import Path
 
 from autograder.assignments.poisson_mixture import ASSIGNMENT
@@ -39,6 +40,11 @@ POINTS = common.full(ASSIGNMENT)
 TESTS_OF = common.tests_of(ASSIGNMENT)
 #: The per-cell timeout the corpus test grades with.
 TIMEOUT = 10
+full = partial(common.full, ASSIGNMENT)
+without = partial(common.without, ASSIGNMENT)
+release = partial(common.release, ASSIGNMENT)
+reference_code = partial(common.reference_code, ASSIGNMENT)
+solved = partial(common.solved, ASSIGNMENT)
 
 Expected = common.Expected
 index_of, insert_after, fill, new_cell, dumps = (
@@ -46,27 +52,9 @@ index_of, insert_after, fill, new_cell, dumps = (
 _cells_text = common.cell_text
 
 
-def full() -> dict[str, int]:
-    return common.full(ASSIGNMENT)
 
 
-def without(*functions_or_tests: str) -> dict[str, int]:
-    """Full marks except for the given functions (all their tests) or tests."""
-    return common.without(ASSIGNMENT, *functions_or_tests)
 
-
-def release() -> dict:
-    return common.release(ASSIGNMENT)
-
-
-def reference_code() -> dict[str, str]:
-    """The instructor's solution of each solution cell, markers removed."""
-    return common.reference_code(ASSIGNMENT)
-
-
-def solved(**overrides: str) -> dict:
-    """The release with the reference solution, except ``overrides``."""
-    return common.solved(ASSIGNMENT, **overrides)
 
 
 # --------------------------------------------------------------------------
@@ -174,9 +162,6 @@ def m_step(x, tau):
     raise NotImplementedError()
 """
 
-
-def _stub(name: str, args: str) -> str:
-    return f"def {name}({args}):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
 
 
 CHEAT_ALLCLOSE = """
@@ -436,23 +421,23 @@ def build(dest: Path) -> dict[str, Expected]:
     nb, _ = insert_after(solved(m_step=STUB_M), "setup", CHEAT_DISPLAYHOOK)
     add("c03_displayhook", nb, Expected(without("m_step"), flags={"monkeypatch"}))
     nb, _ = insert_after(
-        solved(e_step=_stub("e_step", "x, pi, lam"),
-               log_likelihood=_stub("log_likelihood", "x, pi, lam"),
-               em=_stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
+        solved(e_step=common.stub("e_step", "x, pi, lam"),
+               log_likelihood=common.stub("log_likelihood", "x, pi, lam"),
+               em=common.stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
         "em", common.cheat_read_source(ASSIGNMENT, ('e_step', 'log_likelihood', 'em')))
     add("c04_read_source", nb, Expected(
         without("e_step", "log_likelihood", "em"),
         flags={"file access", "course files", "dynamic code"}))
     nb, _ = insert_after(
-        solved(e_step=_stub("e_step", "x, pi, lam"),
-               em=_stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
+        solved(e_step=common.stub("e_step", "x, pi, lam"),
+               em=common.stub("em", "x, pi0, lam0, max_iter=500, tol=1e-8")),
         "em", cheat_glob())
     add("c05_glob", nb, Expected(without("e_step", "em"),
                                  flags={"file access", "course files", "dynamic code"}))
-    nb, _ = insert_after(solved(e_step=_stub("e_step", "x, pi, lam")), "e_step", CHEAT_IMPORT)
+    nb, _ = insert_after(solved(e_step=common.stub("e_step", "x, pi, lam")), "e_step", CHEAT_IMPORT)
     add("c06_import_solutions", nb, Expected(without("e_step"), flags={"course files"}))
-    nb, _ = insert_after(solved(log_poisson_pmf=_stub("log_poisson_pmf", "x, lam"),
-                                log_likelihood=_stub("log_likelihood", "x, pi, lam")),
+    nb, _ = insert_after(solved(log_poisson_pmf=common.stub("log_poisson_pmf", "x, lam"),
+                                log_likelihood=common.stub("log_likelihood", "x, pi, lam")),
                          "log_likelihood", cheat_syspath())
     # e_step and em call the faked functions: they pass with the reference ones.
     add("c07_syspath", nb, Expected(
