@@ -96,12 +96,20 @@ class AssignmentSource:
         return self.course / "source" / self.name / f"{self.notebook}.ipynb"
 
 
-def _course_id(course: Path) -> str:
+def _course_config(course: Path):
+    """The course's nbgrader configuration (empty without ``nbgrader_config.py``)."""
+    from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
+    if not (course / "nbgrader_config.py").is_file():
+        return Config()
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+
+
+def _course_id(course: Path) -> str:
     try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    except Exception:  # no configuration: nbgrader's default
+        config = _course_config(course)
+    except Exception:  # an unreadable configuration: nbgrader's default
         return "default_course"
     return str(config.CourseDirectory.get("course_id", "") or "default_course")
 
@@ -209,13 +217,9 @@ def _generate(url: str, src: AssignmentSource) -> None:
     row, then nbgrader's own preprocessors (with the course's configuration)
     on the source notebook, the last of which saves its cells."""
     import nbformat
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config = Config()
-    if (src.course / "nbgrader_config.py").is_file():
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(src.course)).load_config()
     try:
+        config = _course_config(src.course)
         with connect(url, src.course_id) as gb:
             gb.update_or_create_assignment(src.name)
         nb = nbformat.read(src.source_notebook, as_version=nbformat.NO_CONVERT)
