@@ -274,7 +274,7 @@ def make_task(sub: Submission) -> Task:
         source = FileRef(str(path.parent), (path.name,))
     return Task(sub.student_id, None, problem=sub.problem, note=sub.note, source=source,
                 flags=tuple(sub.flags), absent=sub.absent,
-                timestamp=getattr(sub, "timestamp", None))
+                timestamp=sub.timestamp)
 
 
 @dataclass(frozen=True)
